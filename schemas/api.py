@@ -1,0 +1,67 @@
+"""HTTP API models. Amounts are decimal strings in the order's currency ("5.90")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AmountsOut(BaseModel):
+    gross: str = Field(examples=["99.80"])
+    net: str = Field(examples=["82.48"])
+    tax: str = Field(examples=["17.32"])
+
+
+class BalanceFigures(BaseModel):
+    paid: AmountsOut = Field(description="Captured money")
+    refunded: AmountsOut = Field(description="Refunds the OMS made that hold money")
+    appeased: AmountsOut = Field(description="Appeasements accepted here and not failed")
+    under_return: AmountsOut = Field(description="Value of units under an open return")
+    creditable: AmountsOut = Field(description="paid - refunded - appeased - under return, >= 0")
+
+
+class LineBalanceOut(BalanceFigures):
+    line_id: str
+    line_number: int
+    sku: str
+    product_name: str | None = None
+    product_type: str
+    bucket: str = Field(description="product, shipping, handling or fee")
+    quantity: int
+    status: str | None = None
+    cancelled: bool
+    tax_rate: str | None = None
+    under_return_quantity: int
+
+
+class BalanceOut(BaseModel):
+    order_id: str
+    store: str | None
+    currency: str
+    taxation: str | None = Field(description="gross (VAT-inclusive) or net (sales tax)")
+    status: str | None
+    appeasable: bool
+    not_appeasable_reason: str | None = Field(
+        None, description="PAYMENT_ERROR or ORDER_NOT_PAID when nothing may be credited"
+    )
+    lines: list[LineBalanceOut]
+    buckets: dict[str, BalanceFigures]
+    totals: BalanceFigures
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with a stable `code`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    code: str = Field(examples=["ORDER_NOT_FOUND"])
+    instance: str | None = None
+
+    @classmethod
+    def of(cls, status: int, code: str, title: str, detail: str | None = None, **extra: Any) -> Problem:
+        return cls(status=status, code=code, title=title, detail=detail, **extra)

@@ -1,0 +1,170 @@
+"""The command line: `python -m service run | serve | migrate | demo | contracts`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import typer
+import uvicorn
+
+from service.logging import configure_logging
+from service.settings import Settings
+
+cli = typer.Typer(
+    add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False
+)
+
+
+@cli.command()
+def run() -> None:
+    """Start everything: embedded PostgreSQL and broker (unless configured), then the service."""
+    from service.embedded import EmbeddedKafka, EmbeddedPostgres
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    postgres = kafka = None
+    try:
+        if not settings.database_url:
+            postgres = EmbeddedPostgres(settings.run_dir / "pgdata")
+            settings.database_url = postgres.start()
+        if not settings.kafka_bootstrap_servers:
+            kafka = EmbeddedKafka(settings.embedded_kafka_port, settings.run_dir / "tansu.log")
+            settings.kafka_bootstrap_servers = kafka.start()
+        _print_banner(settings, embedded_db=postgres is not None, embedded_kafka=kafka is not None)
+        _serve(settings)
+    finally:
+        if kafka:
+            kafka.stop()
+        if postgres:
+            postgres.stop()
+
+
+@cli.command()
+def serve() -> None:
+    """Start the service against DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (no embedded parts)."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    _serve(settings)
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the database migrations to DATABASE_URL."""
+    from service.adapters.db import Database
+    from service.adapters.db import migrate as apply
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+    async def main() -> None:
+        database = Database(_required(settings.database_url, "DATABASE_URL"))
+        await database.connect()
+        try:
+            applied = await apply(database.pool)
+            typer.echo(f"applied: {', '.join(applied) or 'nothing, up to date'}")
+        finally:
+            await database.close()
+
+    asyncio.run(main())
+
+
+@cli.command()
+def demo(
+    order_id: str = typer.Option(None, help="Order id; a fresh one by default"),
+    bootstrap: str = typer.Option("127.0.0.1:9092", envvar="KAFKA_BOOTSTRAP_SERVERS"),
+    api: str = typer.Option("http://127.0.0.1:8080", envvar="APPEASEMENT_API"),
+) -> None:
+    """Publish an MCOM order_management.created message and show the balance it produces."""
+    from aiokafka import AIOKafkaProducer
+
+    from schemas.consumed import ORDER_CREATED
+    from schemas.examples import order, request
+
+    order_id = order_id or f"DEMO-{uuid.uuid4().hex[:8].upper()}"
+    message = request(ORDER_CREATED, {"order": order(order_id)}, str(uuid.uuid4()))
+
+    async def publish() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                ORDER_CREATED, json.dumps(message).encode(), key=order_id.encode()
+            )
+        finally:
+            await producer.stop()
+
+    asyncio.run(publish())
+    typer.echo(f"published {ORDER_CREATED} for order {order_id} to {bootstrap}")
+    url = f"{api}/v1/orders/{order_id}/balance"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            time.sleep(0.5)
+            continue
+        if response.status_code == 200:
+            typer.echo(f"curl {url}")
+            typer.echo(json.dumps(response.json()["totals"], indent=2))
+            return
+        time.sleep(0.2)
+    typer.echo(f"the balance did not appear at {url} within 15 s", err=True)
+    raise typer.Exit(1)
+
+
+@cli.command()
+def contracts(check: bool = typer.Option(False, help="Fail when contracts/ drifted")) -> None:
+    """Regenerate contracts/ from schemas/ (or check it is up to date)."""
+    from service import contracts as generated
+
+    if check:
+        drifted = generated.drift()
+        if drifted:
+            typer.echo("contracts/ drifted; run `make contracts`:\n  " + "\n  ".join(drifted))
+            raise typer.Exit(1)
+        typer.echo("contracts/ is up to date")
+        return
+    for name in generated.write():
+        typer.echo(f"wrote contracts/{name}")
+
+
+def _serve(settings: Settings) -> None:
+    from service.bootstrap import create_app
+
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
+    )
+    uvicorn.Server(config).run()
+
+
+def _print_banner(settings: Settings, *, embedded_db: bool, embedded_kafka: bool) -> None:
+    base = f"http://{settings.http_host}:{settings.http_port}"
+    lines = [
+        "",
+        "Appeasement service",
+        f"  HTTP API     {base}   (docs {base}/docs, AsyncAPI {base}/asyncapi)",
+        f"  PostgreSQL   {settings.database_url}{'  (embedded, data in ' + str(Path(settings.run_dir) / 'pgdata') + ')' if embedded_db else ''}",
+        f"  Kafka        {settings.kafka_bootstrap_servers}{'  (embedded tansu, memory storage)' if embedded_kafka else ''}",
+        "  Try          make demo",
+        "  Stop         Ctrl-C",
+        "",
+    ]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def _required(value: str | None, name: str) -> str:
+    if not value:
+        typer.echo(f"{name} must be set", err=True)
+        raise typer.Exit(2)
+    return value
+
+
+if __name__ == "__main__":
+    cli()

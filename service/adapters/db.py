@@ -1,0 +1,95 @@
+"""The asyncpg pool and numbered SQL migrations."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import asyncpg
+import structlog
+
+log = structlog.get_logger(__name__)
+
+MIGRATIONS_LOCK = 7_351_001
+
+CREATE_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     integer PRIMARY KEY,
+    name        text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+)
+"""
+APPLIED_VERSIONS = "SELECT version FROM schema_migrations"
+RECORD_MIGRATION = "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)"
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    TimeoutError,
+)
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=30)
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    folder = resources.files("service.adapters") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name, entry.read_text()))
+    return sorted(found)
+
+
+async def migrate(pool: asyncpg.Pool) -> list[str]:
+    """Apply the migrations not applied yet, one transaction each, one replica at a time."""
+    applied_now = []
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", MIGRATIONS_LOCK)
+        await connection.execute(CREATE_MIGRATIONS_TABLE)
+        applied = {row["version"] for row in await connection.fetch(APPLIED_VERSIONS)}
+        for version, name, sql in migration_files():
+            if version in applied:
+                continue
+            async with connection.transaction():
+                await connection.execute(sql)
+                await connection.execute(RECORD_MIGRATION, version, name)
+            applied_now.append(name)
+            log.info("migration applied", migration=name)
+    return applied_now
+
+
+class Database:
+    """The pool, created at start-up and closed at shutdown; built once in the composition root."""
+
+    def __init__(self, dsn: str, *, max_size: int = 10) -> None:
+        self.dsn = dsn
+        self._max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the database is not connected yet")
+        return self._pool
+
+    async def connect(self) -> None:
+        self._pool = await create_pool(self.dsn, max_size=self._max_size)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def ping(self, timeout: float = 2.0) -> bool:
+        try:
+            async with self.pool.acquire(timeout=timeout) as connection:
+                return await connection.fetchval("SELECT 1", timeout=timeout) == 1
+        except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+            return False

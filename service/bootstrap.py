@@ -1,0 +1,110 @@
+"""The composition root: settings, pool, broker and handlers are built here, once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import structlog
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from schemas.consumed import CONSUMED
+from service.adapters.db import Database, migrate
+from service.adapters.kafka import KafkaDeadLetters, ensure_topics
+from service.entrypoints import http
+from service.entrypoints.consumers import register_projection
+from service.service_layer.ingest import Projector
+from service.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class Service:
+    settings: Settings
+    database: Database
+    broker: KafkaBroker
+    projector: Projector
+
+    @property
+    def topics(self) -> list[str]:
+        return [*CONSUMED, self.settings.dead_letter_topic]
+
+    async def start(self) -> None:
+        settings = self.settings
+        await self.database.connect()
+        if settings.migrate_on_start:
+            await migrate(self.database.pool)
+        if settings.create_topics:
+            assert settings.kafka_bootstrap_servers
+            await ensure_topics(
+                settings.kafka_bootstrap_servers, self.topics, settings.topic_partitions
+            )
+        await self.broker.start()
+        log.info("service started", topics=self.topics)
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+        await self.database.close()
+        log.info("service stopped")
+
+    async def broker_ready(self) -> bool:
+        try:
+            return await self.broker.ping(timeout=2.0)
+        except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+            return False
+
+
+def build_service(settings: Settings) -> Service:
+    if not settings.database_url or not settings.kafka_bootstrap_servers:
+        raise ValueError("DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS must be set")
+    database = Database(settings.database_url)
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=settings.service_name,
+        acks="all",
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,
+        graceful_timeout=15.0,
+    )
+    projector = Projector(
+        database,
+        settings.projection_rules(),
+        KafkaDeadLetters(broker, settings.dead_letter_topic),
+        max_backoff=settings.db_retry_max_seconds,
+    )
+    register_projection(
+        broker,
+        projector,
+        group_id=settings.consumer_group,
+        max_records=settings.consumer_batch_max_records,
+        batch_timeout_ms=settings.consumer_batch_timeout_ms,
+    )
+    return Service(settings, database, broker, projector)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    service = build_service(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="Appeasement service",
+        version=VERSION,
+        description="Goodwill refunds on MCOM orders: creditable balance, appeasements, refunds.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    http.install(app)
+    return app

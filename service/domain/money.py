@@ -1,0 +1,101 @@
+"""Money in integer minor units, with ISO 4217 exponents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from service.domain.errors import DomainError
+
+# ISO 4217 active codes whose minor unit is not 2.
+_EXPONENT_EXCEPTIONS = {
+    **dict.fromkeys(
+        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0
+    ),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+    **dict.fromkeys("CLF UYW".split(), 4),
+}
+
+_TWO_DECIMAL_CODES = """
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP
+BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD
+FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD
+KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD
+NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP
+SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED
+VES WST XCD XCG YER ZAR ZMW ZWG
+""".split()
+
+CURRENCY_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(_TWO_DECIMAL_CODES, 2),
+    **_EXPONENT_EXCEPTIONS,
+}
+
+
+class UnknownCurrency(DomainError):
+    code = "UNKNOWN_CURRENCY"
+
+    def __init__(self, currency: str | None) -> None:
+        super().__init__(f"unknown ISO 4217 currency {currency!r}", currency=currency)
+
+
+class CurrencyPrecision(DomainError):
+    code = "CURRENCY_PRECISION"
+
+    def __init__(self, amount: str, currency: str, exponent: int) -> None:
+        super().__init__(
+            f"{amount} has more decimals than {currency} allows ({exponent})",
+            amount=amount,
+            currency=currency,
+            exponent=exponent,
+        )
+
+
+class InvalidAmount(DomainError):
+    code = "INVALID_AMOUNT"
+
+    def __init__(self, amount: object, why: str) -> None:
+        super().__init__(f"invalid amount {amount!r}: {why}", amount=str(amount))
+
+
+@dataclass(frozen=True, slots=True)
+class Currency:
+    code: str
+    exponent: int
+
+    @classmethod
+    def of(cls, code: str | None) -> Currency:
+        normalized = (code or "").strip().upper()
+        if normalized not in CURRENCY_EXPONENTS:
+            raise UnknownCurrency(code)
+        return cls(normalized, CURRENCY_EXPONENTS[normalized])
+
+    @property
+    def quantum(self) -> Decimal:
+        return Decimal(1).scaleb(-self.exponent)
+
+    def to_minor(self, amount: Decimal) -> int:
+        """Round an OMS amount to this currency (half up) and return minor units."""
+        if not amount.is_finite():
+            raise InvalidAmount(amount, "not a finite number")
+        return int(amount.quantize(self.quantum, rounding=ROUND_HALF_UP).scaleb(self.exponent))
+
+    def parse_exact(self, text: str) -> int:
+        """Parse an amount given on our own API: a string with at most `exponent` decimals."""
+        try:
+            amount = Decimal(text)
+        except (InvalidOperation, TypeError, ValueError):
+            raise InvalidAmount(text, "not a decimal number") from None
+        if not amount.is_finite():
+            raise InvalidAmount(text, "not a finite number")
+        if amount < 0:
+            raise InvalidAmount(text, "negative")
+        exponent = amount.as_tuple().exponent
+        assert isinstance(exponent, int)
+        if -exponent > self.exponent and amount != amount.quantize(self.quantum):
+            raise CurrencyPrecision(text, self.code, self.exponent)
+        return int(amount.quantize(self.quantum).scaleb(self.exponent))
+
+    def format(self, minor: int) -> str:
+        """Render minor units as the decimal string published on the wire ("5.90")."""
+        return str(Decimal(minor).scaleb(-self.exponent).quantize(self.quantum))

@@ -1,0 +1,79 @@
+"""Kafka subscribers: translate records, hand them to the service layer, nothing else.
+
+No `from __future__ import annotations` here: FastStream reads the handlers' annotations.
+"""
+
+
+from typing import Annotated, Any
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+from pydantic import WithJsonSchema
+
+from schemas.consumed import CONSUMED
+from service.adapters.kafka import inbound
+from service.service_layer.ingest import Projector
+
+
+async def _raw_values(message: Any) -> list[bytes | None]:
+    """Keep the bytes: the projector reads them itself so that bad input is dead-lettered."""
+    return [record.value for record in message.raw_message]
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A self-contained copy of a pydantic JSON Schema (the wire models have no cycles)."""
+    definitions = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            reference = node.get("$ref", "")
+            if reference.startswith("#/$defs/"):
+                return resolve(definitions[reference.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items() if key != "$defs"}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)
+
+
+def register_projection(
+    broker: KafkaBroker,
+    projector: Projector,
+    *,
+    group_id: str,
+    max_records: int,
+    batch_timeout_ms: int,
+) -> None:
+    """One batch subscriber over every consumed topic: one consumer group, one join.
+
+    Offsets are committed after the handler returns, that is after the database commit;
+    on an error the batch is sought back and read again.
+    """
+    Payload = Annotated[
+        bytes,
+        WithJsonSchema(
+            {
+                "title": "MCOM message",
+                "description": "A JSON-RPC 2.0 message whose method is the topic name",
+                "oneOf": [inline_refs(model.model_json_schema()) for model in CONSUMED.values()],
+            }
+        ),
+    ]
+
+    async def project_oms_events(bodies: list[Payload], message: KafkaMessage) -> None:  # type: ignore[valid-type]
+        await projector.handle([inbound(record) for record in message.raw_message])
+
+    broker.subscriber(
+        *CONSUMED,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=batch_timeout_ms,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=_raw_values,
+        title="oms-events",
+        description="MCOM order, return, refund and shipment events, folded into the projection",
+    )(project_oms_events)

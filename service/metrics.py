@@ -1,0 +1,22 @@
+"""Prometheus metrics, one registry for the process."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+MESSAGES = Counter(
+    "appeasement_consumed_messages_total",
+    "Consumed messages by method and outcome (applied, duplicate, ignored, dead_lettered)",
+    ["method", "outcome"],
+)
+DEAD_LETTERS = Counter(
+    "appeasement_dead_letters_total", "Messages sent to the dead-letter topic", ["code"]
+)
+BATCH_SECONDS = Histogram(
+    "appeasement_projection_batch_seconds",
+    "Time to apply one consumed batch in one transaction",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+DB_RETRIES = Counter(
+    "appeasement_database_retries_total", "Transactions retried after a database outage"
+)

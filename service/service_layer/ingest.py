@@ -1,0 +1,165 @@
+"""Apply consumed OMS messages to the projection: one transaction per batch, inbox included."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import asyncpg
+import structlog
+
+from schemas.envelope import Envelope, WireError, read_envelope
+from service import metrics
+from service.adapters import projection_repo as repo
+from service.adapters.db import TRANSIENT_ERRORS
+from service.domain.events import OmsEvent
+from service.domain.projection import ProjectionRules
+from service.service_layer.translate import to_event
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    record: InboundRecord
+    code: str
+    message: str
+
+
+class DeadLetterSink(Protocol):
+    async def send(self, letter: DeadLetter) -> None: ...
+
+
+class PoolSource(Protocol):
+    @property
+    def pool(self) -> asyncpg.Pool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Readable:
+    record: InboundRecord
+    envelope: Envelope
+    event: OmsEvent
+
+
+class Projector:
+    """Folds OMS events into the projection; bad input is dead-lettered, never retried forever."""
+
+    def __init__(
+        self,
+        database: PoolSource,
+        rules: ProjectionRules,
+        dead_letters: DeadLetterSink,
+        *,
+        consumer: str = "projection",
+        max_backoff: float = 30.0,
+    ) -> None:
+        self._database = database
+        self._rules = rules
+        self._dead_letters = dead_letters
+        self._consumer = consumer
+        self._max_backoff = max_backoff
+
+    async def handle(self, records: Sequence[InboundRecord]) -> None:
+        readable: list[_Readable] = []
+        for record in records:
+            envelope = None
+            try:
+                envelope = read_envelope(record.value)
+                readable.append(_Readable(record, envelope, to_event(envelope)))
+            except WireError as error:
+                message_id = envelope.id if envelope else None
+                await self._dead_letter(record, error.code, error.message, message_id)
+        if readable:
+            await self._apply_until_done(readable)
+
+    async def _apply_until_done(self, items: list[_Readable]) -> None:
+        """Retry through database outages; isolate a message that fails on its own."""
+        backoff = 0.1
+        while True:
+            try:
+                started = time.perf_counter()
+                await self._apply(items)
+                metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+                return
+            except TRANSIENT_ERRORS as error:
+                metrics.DB_RETRIES.inc()
+                log.warning("database unavailable, retrying", error=repr(error), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+            except Exception as error:  # noqa: BLE001 - isolate, then dead-letter with the reason
+                if len(items) > 1:
+                    for item in items:
+                        await self._apply_until_done([item])
+                    return
+                item = items[0]
+                await self._dead_letter(
+                    item.record, "PROCESSING_FAILED", repr(error), item.envelope.id
+                )
+                return
+
+    async def _apply(self, items: list[_Readable]) -> None:
+        firsts: dict[str, _Readable] = {}
+        for item in items:
+            firsts.setdefault(item.envelope.id, item)
+        async with self._database.pool.acquire() as connection, connection.transaction():
+            new_ids = await repo.record_inbox(
+                connection,
+                self._consumer,
+                [(i.envelope.id, i.envelope.method, i.event.order_id) for i in firsts.values()],
+            )
+            fresh = [item for item in firsts.values() if item.envelope.id in new_ids]
+            states = await repo.lock_orders(connection, {item.event.order_id for item in fresh})
+            outcomes = []
+            for item in fresh:
+                applied = states[item.event.order_id].apply(item.event, self._rules)
+                outcomes.append((item, "applied" if applied else "ignored"))
+            await repo.save_orders(connection, states.values())
+        for item, outcome in outcomes:
+            self._log_outcome(item, outcome)
+        applied_ids = {id(item) for item in fresh}
+        for item in items:
+            if id(item) not in applied_ids:
+                self._log_outcome(item, "duplicate")
+
+    def _log_outcome(self, item: _Readable, outcome: str) -> None:
+        metrics.MESSAGES.labels(item.envelope.method, outcome).inc()
+        level = log.debug if outcome == "applied" else log.info
+        level(
+            f"message {outcome}",
+            order_id=item.event.order_id,
+            message_id=item.envelope.id,
+            method=item.envelope.method,
+            topic=item.record.topic,
+            partition=item.record.partition,
+            offset=item.record.offset,
+        )
+
+    async def _dead_letter(
+        self, record: InboundRecord, code: str, message: str, message_id: str | None = None
+    ) -> None:
+        await self._dead_letters.send(DeadLetter(record, code, message))
+        metrics.DEAD_LETTERS.labels(code).inc()
+        metrics.MESSAGES.labels("unknown", "dead_lettered").inc()
+        log.warning(
+            "message dead-lettered",
+            code=code,
+            reason=message,
+            message_id=message_id,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )

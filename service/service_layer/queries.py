@@ -1,0 +1,76 @@
+"""Read side: the creditable balance of one order, as the API shows it."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from schemas.api import AmountsOut, BalanceFigures, BalanceOut, LineBalanceOut
+from service.adapters import projection_repo as repo
+from service.domain.balance import Amounts, BucketTotals, LineBalance, compute_balance
+from service.domain.errors import DomainError
+from service.domain.money import Currency
+
+
+class OrderNotFound(DomainError):
+    code = "ORDER_NOT_FOUND"
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"order {order_id} is not known to this service", order_id=order_id)
+
+
+async def order_balance(pool: asyncpg.Pool, order_id: str) -> BalanceOut:
+    async with pool.acquire() as connection:
+        states = await repo.load_orders(connection, [order_id])
+    state = states.get(order_id)
+    if state is None or not state.known:
+        raise OrderNotFound(order_id)
+    balance = compute_balance(state)
+    currency = balance.currency
+    return BalanceOut(
+        order_id=state.order_id,
+        store=state.store,
+        currency=currency.code,
+        taxation=state.taxation,
+        status=state.status,
+        appeasable=balance.appeasable,
+        not_appeasable_reason=balance.not_appeasable_reason,
+        lines=[_line(currency, line) for line in balance.lines],
+        buckets={name: _figures(currency, totals) for name, totals in balance.buckets.items()},
+        totals=_figures(currency, balance.totals),
+    )
+
+
+def _amounts(currency: Currency, amounts: Amounts) -> AmountsOut:
+    return AmountsOut(
+        gross=currency.format(amounts.gross),
+        net=currency.format(amounts.net),
+        tax=currency.format(amounts.tax),
+    )
+
+
+def _figures(currency: Currency, totals: BucketTotals | LineBalance) -> BalanceFigures:
+    return BalanceFigures(
+        paid=_amounts(currency, totals.paid),
+        refunded=_amounts(currency, totals.refunded),
+        appeased=_amounts(currency, totals.appeased),
+        under_return=_amounts(currency, totals.under_return),
+        creditable=_amounts(currency, totals.creditable),
+    )
+
+
+def _line(currency: Currency, balance: LineBalance) -> LineBalanceOut:
+    line = balance.line
+    return LineBalanceOut(
+        line_id=line.line_id,
+        line_number=line.line_number,
+        sku=line.sku,
+        product_name=line.product_name,
+        product_type=line.product_type,
+        bucket=line.bucket,
+        quantity=line.quantity,
+        status=line.status,
+        cancelled=balance.cancelled,
+        tax_rate=None if line.tax_rate is None else str(line.tax_rate),
+        under_return_quantity=balance.under_return_units,
+        **_figures(currency, balance).model_dump(),
+    )

@@ -1,0 +1,53 @@
+"""Settings from the environment (documented in README.md, "Settings")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.domain.projection import ProjectionRules
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    database_url: str | None = Field(None, description="PostgreSQL DSN; unset = embedded")
+    kafka_bootstrap_servers: str | None = Field(None, description="Kafka brokers; unset = embedded")
+
+    service_name: str = "appeasement-service"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    log_level: str = "INFO"
+    log_format: str = Field("auto", description="json, console, or auto (console on a TTY)")
+
+    run_dir: Path = Field(Path(".run"), description="Embedded PostgreSQL data and broker logs")
+    embedded_kafka_port: int = 9092
+
+    consumer_group: str = "appeasement-projection"
+    consumer_batch_max_records: int = 500
+    consumer_batch_timeout_ms: int = 100
+    topic_partitions: int = 3
+    create_topics: bool = True
+    migrate_on_start: bool = True
+    dead_letter_topic: str = "appeasement.dead_letter"
+    db_retry_max_seconds: float = 30.0
+
+    captured_statuses: list[str] = ["CAPTURED", "PAID", "SETTLED", "INVOICED"]
+    bucket_by_product_type: dict[str, str] = {
+        "SHIPPING": "shipping",
+        "HANDLING": "handling",
+        "FEE": "fee",
+    }
+    default_taxation: str = Field("gross", pattern="^(gross|net)$")
+    taxation_by_store: dict[str, str] = {}
+
+    def projection_rules(self) -> ProjectionRules:
+        return ProjectionRules(
+            service_name=self.service_name,
+            captured_statuses=frozenset(s.upper() for s in self.captured_statuses),
+            bucket_by_product_type={k.upper(): v for k, v in self.bucket_by_product_type.items()},
+            default_taxation=self.default_taxation,
+            taxation_by_store=dict(self.taxation_by_store),
+        )

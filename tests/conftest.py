@@ -1,0 +1,137 @@
+"""Session fixtures: one real database, one real broker, one running service for all tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord, TopicPartition
+from fastapi import FastAPI
+
+from service.bootstrap import create_app
+from service.logging import configure_logging
+from service.settings import Settings
+from tests.builders import encode, jsonrpc
+from tests.infra import Infra, infrastructure
+
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    with infrastructure(tmp_path_factory.mktemp("infra")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def settings(infra: Infra) -> Settings:
+    return Settings(
+        database_url=infra.database_url,
+        kafka_bootstrap_servers=infra.bootstrap_servers,
+        consumer_group=f"test-projection-{uuid.uuid4().hex[:6]}",
+        consumer_batch_timeout_ms=20,
+        db_retry_max_seconds=0.5,
+        taxation_by_store={"us-web": "net"},
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    configure_logging("INFO", "console")
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
+    kafka = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers, acks="all")
+    await kafka.start()
+    yield kafka
+    await kafka.stop()
+
+
+Publish = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def publish(producer: AIOKafkaProducer, app: FastAPI) -> Publish:
+    """Publish an MCOM JSON-RPC message on its method's topic, keyed by order id."""
+
+    async def send(
+        method: str, params: dict[str, Any], *, key: str, message_id: str | None = None
+    ) -> dict[str, Any]:
+        message = jsonrpc(method, params, message_id)
+        await producer.send_and_wait(method, encode(message), key=key.encode())
+        return message
+
+    return send
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 15.0) -> T:
+    """Poll until `probe` returns something truthy; the consumer is asynchronous."""
+    deadline = time.monotonic() + timeout
+    while True:
+        outcome = await probe()
+        if outcome:
+            return outcome
+        if time.monotonic() > deadline:
+            raise AssertionError(f"nothing satisfied the probe within {timeout} s")
+        await asyncio.sleep(0.05)
+
+
+async def read_topic(
+    bootstrap: str, topic: str, match: Callable[[ConsumerRecord], bool], timeout: float = 15.0
+) -> ConsumerRecord:
+    """The first record of `topic` (from the beginning) that `match` accepts."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [
+            TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or {0})
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    if match(record):
+                        return record
+        raise AssertionError(f"no matching record on {topic} within {timeout} s")
+    finally:
+        await consumer.stop()
+
+
+async def balance_when(
+    api: httpx.AsyncClient, order_id: str, ready: Callable[[dict[str, Any]], bool] = bool
+) -> dict[str, Any]:
+    """The order's balance, once the projection shows what `ready` waits for."""
+
+    async def probe() -> dict[str, Any] | None:
+        response = await api.get(f"/v1/orders/{order_id}/balance")
+        if response.status_code != 200:
+            return None
+        body = response.json()
+        return body if ready(body) else None
+
+    return await eventually(probe)
+
+
+def line_of(balance: dict[str, Any], line_id: str) -> dict[str, Any]:
+    return next(line for line in balance["lines"] if line["line_id"] == line_id)

@@ -1,0 +1,70 @@
+"""`make run` as a user runs it: embedded PostgreSQL and broker, the service, the demo, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from service.embedded import free_port
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the service exited during start-up"
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} was not ready within {timeout} s")
+
+
+def test_run_starts_everything_serves_the_demo_and_stops_cleanly(tmp_path):
+    # given a fresh run folder and free ports, without DATABASE_URL or KAFKA_BOOTSTRAP_SERVERS
+    http_port, kafka_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"}}
+    env.update(RUN_DIR=str(tmp_path / "run"), HTTP_PORT=str(http_port),
+               EMBEDDED_KAFKA_PORT=str(kafka_port), LOG_FORMAT="json")
+    api = f"http://127.0.0.1:{http_port}"
+    # when the service is started the way `make run` starts it
+    service = subprocess.Popen([sys.executable, "-m", "service", "run"], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(f"{api}/readyz", service)
+        children = psutil.Process(service.pid).children(recursive=True)
+        # then the README's demo publishes an order and the balance shows it
+        demo = subprocess.run(
+            [sys.executable, "-m", "service", "demo", "--order-id", "E2E-1",
+             "--bootstrap", f"127.0.0.1:{kafka_port}", "--api", api],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        )
+        assert demo.returncode == 0, demo.stderr
+        assert '"gross": "544.80"' in demo.stdout
+        balance = httpx.get(f"{api}/v1/orders/E2E-1/balance").json()
+        assert balance["buckets"]["shipping"]["creditable"]["gross"] == "5.90"
+        assert httpx.get(f"{api}/docs").status_code == 200
+        assert httpx.get(f"{api}/asyncapi").status_code == 200
+    finally:
+        # when the user presses Ctrl-C
+        service.send_signal(signal.SIGINT)
+        output, _ = service.communicate(timeout=60)
+    # then everything stops: the service, the broker, and PostgreSQL's data is kept
+    assert service.returncode in (0, 130, -signal.SIGINT), output.decode()[-2000:]
+    assert b"embedded broker stopped" in output and b"embedded postgres stopped" in output
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"left running: {alive}"
+    assert (tmp_path / "run" / "pgdata" / "PG_VERSION").exists()

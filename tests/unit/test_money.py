@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.domain.money import Currency, CurrencyPrecision, InvalidAmount, UnknownCurrency
+
+
+def test_exponents_follow_iso_4217():
+    assert [Currency.of(c).exponent for c in ("EUR", "JPY", "KWD", "BHD", "usd")] == [2, 0, 3, 3, 2]
+    with pytest.raises(UnknownCurrency):
+        Currency.of("EURO")
+
+
+def test_our_api_refuses_more_decimals_than_the_currency_has():
+    assert Currency.of("EUR").parse_exact("5.90") == 590
+    assert Currency.of("EUR").parse_exact("5.900") == 590
+    assert Currency.of("JPY").parse_exact("1000") == 1000
+    assert Currency.of("KWD").parse_exact("1.250") == 1250
+    with pytest.raises(CurrencyPrecision):
+        Currency.of("EUR").parse_exact("5.905")
+    with pytest.raises(CurrencyPrecision):
+        Currency.of("JPY").parse_exact("10.5")
+    for bad in ("abc", "-1", "NaN", "Infinity"):
+        with pytest.raises(InvalidAmount):
+            Currency.of("EUR").parse_exact(bad)
+
+
+def test_oms_amounts_round_half_up():
+    eur = Currency.of("EUR")
+    assert eur.to_minor(Decimal("0.005")) == 1
+    assert eur.to_minor(Decimal("82.4793")) == 8248
+
+
+@given(st.integers(min_value=0, max_value=10**12), st.sampled_from(["EUR", "JPY", "KWD"]))
+def test_format_and_parse_round_trip(minor, code):
+    currency = Currency.of(code)
+    assert currency.parse_exact(currency.format(minor)) == minor
