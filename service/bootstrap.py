@@ -68,7 +68,7 @@ def build_service(settings: Settings) -> Service:
         settings.kafka_bootstrap_servers,
         client_id=settings.service_name,
         acks="all",
-        logger=logging.getLogger("faststream"),
+        logger=logging.getLogger("appeasement.broker"),
         log_level=logging.DEBUG,
         graceful_timeout=15.0,
     )

