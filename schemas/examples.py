@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas import commands
 from schemas import consumed as wire
 
 
@@ -149,4 +150,27 @@ def _refund(order_id: str) -> dict[str, Any]:
                 ],
             }
         ],
+    }
+
+
+def command_examples(order_id: str = "000012345") -> dict[str, dict[str, Any]]:
+    """MCOM's appeasement command (20 % of the scratched table) and the PSP's outcomes."""
+    outcome = {"sales_channel_id": "eu-web", "order_id": order_id,
+               "credit_note_number": "APP-01JD3Y8ZQ", "user": "psp-adyen", "offline": False}
+    return {
+        commands.APPEASEMENT_CREATE: request(
+            commands.APPEASEMENT_CREATE,
+            {"appeasement": {
+                "sales_channel_id": "eu-web", "order_id": order_id, "user": "agent-42",
+                "origin_date": "2026-11-22T10:00:00Z",
+                "lines": [{"id": "L1", "line_number": 1, "percent": 20,
+                           "reason": "ARTICLE_DEFECTIVE",
+                           "reason_description": "scratch on top"}],
+                "custom_attributes": [],
+                "role": "agent", "claim_id": "CLM-3", "invoice_reference": "INV-1234322",
+            }},
+            "b7c1e0d2-5f7a-4c1e-9d1b-4f0c2a9e8a11",
+        ),
+        commands.REFUND_RELEASE: request(commands.REFUND_RELEASE, outcome, "psp-0001"),
+        commands.REFUND_CANCEL: request(commands.REFUND_CANCEL, outcome, "psp-0002"),
     }

@@ -11,12 +11,18 @@ import structlog
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from schemas.commands import COMMANDS
 from schemas.consumed import CONSUMED
 from service.adapters.db import Database, migrate
-from service.adapters.kafka import KafkaDeadLetters, ensure_topics
+from service.adapters.kafka import KafkaDeadLetters, KafkaOutboxPublisher, ensure_topics
+from service.adapters.policy_file import load_policy
 from service.entrypoints import http
-from service.entrypoints.consumers import register_projection
+from service.entrypoints.consumers import register_commands, register_projection
+from service.entrypoints.publications import declare_publications
+from service.service_layer.appeasements import Appeasements
+from service.service_layer.commands import CommandHandler
 from service.service_layer.ingest import Projector
+from service.service_layer.relay import OutboxRelay
 from service.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -30,10 +36,15 @@ class Service:
     database: Database
     broker: KafkaBroker
     projector: Projector
+    appeasements: Appeasements
+    relay: OutboxRelay
 
     @property
     def topics(self) -> list[str]:
-        return [*CONSUMED, self.settings.dead_letter_topic]
+        settings = self.settings
+        return [
+            *CONSUMED, *COMMANDS, settings.command_results_topic, settings.dead_letter_topic
+        ]
 
     async def start(self) -> None:
         settings = self.settings
@@ -46,10 +57,12 @@ class Service:
                 settings.kafka_bootstrap_servers, self.topics, settings.topic_partitions
             )
         await self.broker.start()
+        await self.relay.start()
         log.info("service started", topics=self.topics)
 
     async def stop(self) -> None:
         await self.broker.stop()
+        await self.relay.stop()
         await self.database.close()
         log.info("service stopped")
 
@@ -63,6 +76,7 @@ class Service:
 def build_service(settings: Settings) -> Service:
     if not settings.database_url or not settings.kafka_bootstrap_servers:
         raise ValueError("DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS must be set")
+    policy = load_policy(settings.policy_file)
     database = Database(settings.database_url)
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
@@ -85,7 +99,25 @@ def build_service(settings: Settings) -> Service:
         max_records=settings.consumer_batch_max_records,
         batch_timeout_ms=settings.consumer_batch_timeout_ms,
     )
-    return Service(settings, database, broker, projector)
+    dead_letters = KafkaDeadLetters(broker, settings.dead_letter_topic)
+    appeasements = Appeasements(database, policy, service_name=settings.service_name)
+    register_commands(
+        broker,
+        CommandHandler(
+            appeasements, dead_letters, settings.command_results_topic,
+            max_backoff=settings.db_retry_max_seconds,
+        ),
+        group_id=settings.command_consumer_group,
+    )
+    declare_publications(
+        broker, results_topic=settings.command_results_topic,
+        dead_letter_topic=settings.dead_letter_topic,
+    )
+    relay = OutboxRelay(
+        database, KafkaOutboxPublisher(broker), poll_seconds=settings.outbox_poll_seconds,
+        max_backoff=settings.db_retry_max_seconds,
+    )
+    return Service(settings, database, broker, projector, appeasements, relay)
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -9,8 +9,10 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
+from schemas.commands import COMMANDS, CommandResult
 from schemas.consumed import CONSUMED
-from schemas.examples import consumed_examples
+from schemas.examples import command_examples, consumed_examples
+from schemas.published import REFUND_UPDATED, AppeasementRefundUpdated
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 DOC_SETTINGS = {"database_url": "postgresql://localhost/appeasement",
@@ -40,14 +42,22 @@ def render() -> dict[str, str]:
     from service.bootstrap import create_app
     from service.settings import Settings
 
-    app = create_app(Settings(**DOC_SETTINGS))
-    files = {
-        f"json-schema/{method}.json": _dump(model.model_json_schema())
-        for method, model in CONSUMED.items()
+    settings = Settings(**DOC_SETTINGS)
+    app = create_app(settings)
+    results = settings.command_results_topic
+    schemas = {
+        **{f"consumed/{method}": model for method, model in CONSUMED.items()},
+        **{f"commands/{method}": model for method, model in COMMANDS.items()},
+        f"published/{REFUND_UPDATED}": AppeasementRefundUpdated,
+        f"published/{results}": CommandResult,
     }
-    files.update(
-        {f"examples/{method}.json": _dump(example) for method, example in consumed_examples().items()}
-    )
+    examples = {
+        **{f"consumed/{method}": example for method, example in consumed_examples().items()},
+        **{f"commands/{method}": example for method, example in command_examples().items()},
+        **published_examples(settings.service_name, results),
+    }
+    files = {f"json-schema/{name}.json": _dump(m.model_json_schema()) for name, m in schemas.items()}
+    files.update({f"examples/{name}.json": _dump(example) for name, example in examples.items()})
     files["asyncapi.json"] = _dump(asyncapi_document(app.state.service.broker, app.version))
     files["openapi.json"] = _dump(app.openapi())
     return files
@@ -76,3 +86,56 @@ def drift(directory: Path = CONTRACTS_DIR) -> list[str]:
     return sorted(
         name for name in set(files) | set(on_disk) if files.get(name) != on_disk.get(name)
     )
+
+
+def published_examples(service_name: str, results_topic: str) -> dict[str, Any]:
+    """The event and replies for the example order's 20 % table appeasement, made by the code
+    that makes the real ones."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from schemas.envelope import read_envelope
+    from schemas.examples import order, request
+    from schemas.consumed import ORDER_CREATED
+    from service.domain.appeasement import LineAsk, LinesAsk, plan
+    from service.domain.balance import compute_balance
+    from service.domain.projection import OrderState, ProjectionRules
+    from service.service_layer.translate import to_event
+    from service.service_layer.views import appeasement_out, refund_event
+
+    rules = ProjectionRules(service_name=service_name)
+    state = OrderState("000012345")
+    message = request(ORDER_CREATED, {"order": order()}, "msg-0001")
+    state.apply(to_event(read_envelope(json.dumps(message).encode())), rules)
+    allocation = plan(compute_balance(state), LinesAsk((LineAsk("L1", percent=Decimal(20)),)))
+    created = datetime(2026, 11, 22, 10, 0, 1, tzinfo=UTC)
+    record = {
+        "appeasement_id": "APP-01JD3Y8ZQ", "order_id": state.order_id,
+        "command_id": "b7c1e0d2-5f7a-4c1e-9d1b-4f0c2a9e8a11", "status": "PENDINGRELEASE",
+        "reason": "ARTICLE_DEFECTIVE", "comment": "scratch on top", "claim_id": "CLM-3",
+        "invoice_reference": "INV-1234322", "refund_method": None,
+        "requested_by": "agent-42", "role": "agent", "approved_by": None,
+        "currency": "EUR", "taxation": allocation.taxation,
+        "amount_minor": allocation.total.gross, "created_at": created,
+        "pieces": list(allocation.pieces),
+        "transitions": [{"from_status": None, "to_status": "PENDINGRELEASE",
+                         "actor": "agent-42", "role": "agent", "reason": "ARTICLE_DEFECTIVE",
+                         "comment": "scratch on top", "at": created}],
+    }
+    event = refund_event(record, state, event_id="5d0f3c9e-2b1a-4e57-9a53-0c7f1f3e2d10",
+                         status_reason="REQUESTED", service_name=service_name, today=created)
+    granted = CommandResult(
+        id=record["command_id"],
+        result={"appeasement": appeasement_out(record).model_dump(mode="json")},
+    )
+    refused = CommandResult.model_validate({
+        "id": "c3d2a1f0-0000-4000-8000-000000000002",
+        "error": {"code": -32000, "message": "6.00 asked on line L3, 5.90 creditable",
+                  "data": {"code": "EXCEEDS_CREDITABLE_BALANCE", "bucket": "shipping",
+                           "line": "L3", "requested": "6.00", "available": "5.90"}},
+    })
+    return {
+        f"published/{REFUND_UPDATED}": event.model_dump(mode="json"),
+        f"published/{results_topic}": granted.model_dump(mode="json", exclude_none=True),
+        f"published/{results_topic}.error": refused.model_dump(mode="json", exclude_none=True),
+    }

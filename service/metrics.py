@@ -20,3 +20,14 @@ BATCH_SECONDS = Histogram(
 DB_RETRIES = Counter(
     "appeasement_database_retries_total", "Transactions retried after a database outage"
 )
+APPEASEMENTS = Counter(
+    "appeasement_decisions_total",
+    "Appeasement commands by channel and outcome (granted, replayed, rejected)",
+    ["channel", "outcome"],
+)
+REJECTIONS = Counter("appeasement_rejections_total", "Rejected commands by rule code", ["code"])
+TRANSITIONS = Counter(
+    "appeasement_transitions_total", "Appeasement status changes by target status", ["status"]
+)
+OUTBOX_PUBLISHED = Counter("appeasement_outbox_published_total", "Outbox messages published")
+OUTBOX_ERRORS = Counter("appeasement_outbox_errors_total", "Outbox publications that failed")

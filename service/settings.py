@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     dead_letter_topic: str = "appeasement.dead_letter"
     db_retry_max_seconds: float = 30.0
 
+    policy_file: Path = Field(
+        Path(__file__).resolve().parent.parent / "policy.toml",
+        description="Reasons, roles and limits (TOML)",
+    )
+    command_consumer_group: str = "appeasement-commands"
+    command_results_topic: str = "appeasement.command_results"
+    outbox_poll_seconds: float = 1.0
+
     captured_statuses: list[str] = ["CAPTURED", "PAID", "SETTLED", "INVOICED"]
     bucket_by_product_type: dict[str, str] = {
         "SHIPPING": "shipping",

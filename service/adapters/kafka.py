@@ -68,3 +68,19 @@ class KafkaDeadLetters:
         await self._broker.publish(
             record.value or b"", topic=self._topic, key=record.key, headers=headers
         )
+
+
+class KafkaOutboxPublisher:
+    """Publishes outbox rows as they were written: value, key = order id, and acks from all."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+
+    async def publish(self, topic: str, key: str, payload: bytes, message_id: str) -> None:
+        await self._broker.publish(
+            payload,
+            topic=topic,
+            key=key.encode(),
+            headers={"content-type": "application/json"},
+            correlation_id=message_id,
+        )

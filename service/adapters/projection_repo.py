@@ -260,3 +260,14 @@ def _line_row(order_id: str, line: LineState) -> tuple[object, ...]:
         line.product_name, line.quantity, line.status, line.payment_reference, line.gross,
         line.tax, line.tax_rate, line.paid_gross, line.paid_tax,
     )
+
+
+LOCK_ONE_ORDER = "SELECT * FROM orders WHERE order_id = $1 FOR UPDATE"
+
+
+async def lock_existing_order(connection: asyncpg.Connection, order_id: str) -> OrderState | None:
+    """Lock one order the OMS told us about, for a decision that reads and reserves its balance."""
+    row = await connection.fetchrow(LOCK_ONE_ORDER, order_id)
+    if row is None or not row["known"]:
+        return None
+    return (await _assemble(connection, [order_id], [row]))[order_id]

@@ -96,6 +96,9 @@ class Currency:
             raise CurrencyPrecision(text, self.code, self.exponent)
         return int(amount.quantize(self.quantum).scaleb(self.exponent))
 
+    def to_major(self, minor: int) -> Decimal:
+        return Decimal(minor).scaleb(-self.exponent).quantize(self.quantum)
+
     def format(self, minor: int) -> str:
         """Render minor units as the decimal string published on the wire ("5.90")."""
         return str(Decimal(minor).scaleb(-self.exponent).quantize(self.quantum))

@@ -11,8 +11,10 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from pydantic import WithJsonSchema
 
+from schemas.commands import COMMANDS
 from schemas.consumed import CONSUMED
 from service.adapters.kafka import inbound
+from service.service_layer.commands import CommandHandler
 from service.service_layer.ingest import Projector
 
 
@@ -77,3 +79,41 @@ def register_projection(
         title="oms-events",
         description="MCOM order, return, refund and shipment events, folded into the projection",
     )(project_oms_events)
+
+
+def register_commands(
+    broker: KafkaBroker, handler: CommandHandler, *, group_id: str
+) -> None:
+    """MCOM's appeasement command and the PSP's refund outcomes, one message at a time.
+
+    One group for all of them, so a start costs one group join; each record's offset is
+    committed after its decision (and the reply in the outbox) is committed.
+    """
+    Payload = Annotated[
+        bytes,
+        WithJsonSchema(
+            {
+                "title": "Command",
+                "description": "A JSON-RPC 2.0 command whose method is the topic name",
+                "oneOf": [inline_refs(model.model_json_schema()) for model in COMMANDS.values()],
+            }
+        ),
+    ]
+
+    async def handle_commands(body: Payload, message: KafkaMessage) -> None:  # type: ignore[valid-type]
+        await handler.handle(inbound(message.raw_message))
+
+    broker.subscriber(
+        *COMMANDS,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=_raw_value,
+        title="appeasement-commands",
+        description="Grant appeasements (MCOM appeasement_management.create) and follow the "
+        "PSP's release / cancel of their refunds",
+    )(handle_commands)
+
+
+async def _raw_value(message: Any) -> bytes | None:
+    return message.raw_message.value

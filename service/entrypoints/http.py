@@ -16,10 +16,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from schemas.api import BalanceOut, Problem
 from service.contracts import asyncapi_document
 from service.domain.errors import DomainError
+from service.entrypoints import appeasement_routes
 from service.service_layer.queries import order_balance
 
 PROBLEM_JSON = "application/problem+json"
-STATUS_BY_CODE = {"ORDER_NOT_FOUND": 404, "FORBIDDEN": 403}
+STATUS_BY_CODE = {
+    "ORDER_NOT_FOUND": 404,
+    "APPEASEMENT_NOT_FOUND": 404,
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "IDEMPOTENCY_KEY_REUSED": 409,
+}
 
 router = APIRouter()
 operations = APIRouter(include_in_schema=False)
@@ -93,9 +100,12 @@ class _Rendered:
 async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
     status = STATUS_BY_CODE.get(error.code, 422)
+    details = json.loads(json.dumps(error.details, default=str))
+    reserved = set(Problem.model_fields)
+    details = {f"{key}_value" if key in reserved else key: value for key, value in details.items()}
     return problem_response(
         Problem.of(status, error.code, error.code.replace("_", " ").capitalize(), error.message,
-                   **error.details),
+                   **details),
         request,
     )
 
@@ -114,6 +124,7 @@ async def on_validation_error(request: Request, error: Exception) -> JSONRespons
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
+    app.include_router(appeasement_routes.router)
     app.include_router(operations)
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

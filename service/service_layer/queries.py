@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from schemas.api import AmountsOut, BalanceFigures, BalanceOut, LineBalanceOut
+from service.adapters import appeasement_repo
 from service.adapters import projection_repo as repo
 from service.domain.balance import Amounts, BucketTotals, LineBalance, compute_balance
 from service.domain.errors import DomainError
@@ -21,10 +22,11 @@ class OrderNotFound(DomainError):
 async def order_balance(pool: asyncpg.Pool, order_id: str) -> BalanceOut:
     async with pool.acquire() as connection:
         states = await repo.load_orders(connection, [order_id])
+        appeased = await appeasement_repo.appeased_by_line(connection, order_id)
     state = states.get(order_id)
     if state is None or not state.known:
         raise OrderNotFound(order_id)
-    balance = compute_balance(state)
+    balance = compute_balance(state, appeased)
     currency = balance.currency
     return BalanceOut(
         order_id=state.order_id,

@@ -1,0 +1,108 @@
+"""Appeasement routes: read the caller and the body, call the service layer, map the result."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+
+from schemas.api import Problem
+from schemas.appeasements import (
+    AppeasementOut,
+    AppeasementRequest,
+    OrderAppeasementsOut,
+    PreviewOut,
+)
+from service.domain.errors import DomainError
+from service.service_layer.appeasements import Appeasements, Caller, GrantAppeasement
+
+PROBLEM_JSON = "application/problem+json"
+
+router = APIRouter(tags=["appeasements"])
+
+
+class Unauthenticated(DomainError):
+    code = "UNAUTHENTICATED"
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, object]]:
+    return {status: {"model": Problem, "content": {PROBLEM_JSON: {}}} for status in statuses}
+
+
+def caller(
+    x_user: Annotated[str | None, Header(description="Temporary: who calls")] = None,
+    x_role: Annotated[str | None, Header(description="Temporary: the caller's role")] = None,
+) -> Caller:
+    """Until authentication lands, the caller names user and role in headers."""
+    if not x_user or not x_role:
+        raise Unauthenticated("name the caller in the X-User and X-Role headers")
+    return Caller(user=x_user, role=x_role)
+
+
+def appeasements(request: Request) -> Appeasements:
+    return request.app.state.service.appeasements
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+AppeasementsDep = Annotated[Appeasements, Depends(appeasements)]
+
+
+@router.post(
+    "/v1/orders/{order_id}/appeasements/preview",
+    response_model=PreviewOut,
+    responses=_problems(401, 403, 404, 422),
+    summary="The full allocation of a request; nothing is stored",
+)
+async def preview(
+    order_id: str, body: AppeasementRequest, who: CallerDep, service: AppeasementsDep
+) -> PreviewOut:
+    return await service.preview(order_id, body, who)
+
+
+@router.post(
+    "/v1/orders/{order_id}/appeasements",
+    response_model=AppeasementOut,
+    status_code=201,
+    responses={
+        200: {"model": AppeasementOut, "description": "A replay: the first answer, unchanged"},
+        **_problems(401, 403, 404, 409, 422),
+    },
+    summary="Grant an appeasement (Idempotency-Key required)",
+)
+async def grant(
+    order_id: str,
+    body: AppeasementRequest,
+    who: CallerDep,
+    service: AppeasementsDep,
+    idempotency_key: Annotated[
+        str, Header(min_length=1, max_length=200, description="Same key, same request: replay")
+    ],
+) -> JSONResponse:
+    granted = await service.grant(
+        GrantAppeasement(
+            order_id=order_id, request=body, caller=who, channel="http",
+            idempotency_key=idempotency_key,
+        )
+    )
+    return JSONResponse(granted.appeasement, status_code=200 if granted.replayed else 201)
+
+
+@router.get(
+    "/v1/orders/{order_id}/appeasements",
+    response_model=OrderAppeasementsOut,
+    responses=_problems(401, 404),
+    summary="The order's appeasements with their transitions, and refused commands",
+)
+async def for_order(order_id: str, _: CallerDep, service: AppeasementsDep) -> OrderAppeasementsOut:
+    return await service.for_order(order_id)
+
+
+@router.get(
+    "/v1/appeasements/{appeasement_id}",
+    response_model=AppeasementOut,
+    responses=_problems(401, 404),
+    summary="One appeasement, its allocation and transitions",
+)
+async def one(appeasement_id: str, _: CallerDep, service: AppeasementsDep) -> AppeasementOut:
+    return await service.get(appeasement_id)

@@ -1,0 +1,392 @@
+"""Grant, preview and follow appeasements: one transaction decides, reserves and queues."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal, Protocol
+
+import asyncpg
+import structlog
+
+from schemas.appeasements import (
+    AppeasementOut,
+    AppeasementRequest,
+    OrderAppeasementsOut,
+    PreviewOut,
+    RejectionOut,
+)
+from schemas.commands import CommandResult, RpcError, RpcErrorData
+from schemas.published import REFUND_UPDATED
+from service import metrics
+from service.adapters import appeasement_repo as appeasements
+from service.adapters import outbox
+from service.adapters import projection_repo as orders
+from service.domain.appeasement import AmountsAsk, Ask, LineAsk, LinesAsk, PercentAsk, UnknownLine
+from service.domain.balance import compute_balance
+from service.domain.errors import DomainError
+from service.domain.grant import decide
+from service.domain.lifecycle import next_status
+from service.domain.money import Currency, InvalidAmount
+from service.domain.policy import Policy
+from service.domain.projection import OrderState
+from service.service_layer import ids
+from service.service_layer.queries import OrderNotFound
+from service.service_layer.views import appeasement_out, iso, preview_out, refund_event
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    user: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class GrantAppeasement:
+    order_id: str
+    request: AppeasementRequest
+    caller: Caller
+    channel: Literal["http", "rpc"]
+    idempotency_key: str
+    credit_note_number: str | None = None
+    reply_topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRefundOutcome:
+    """A PSP's answer for one of our credit notes: `release` or `cancel`."""
+
+    message_id: str
+    action: Literal["release", "cancel"]
+    order_id: str
+    credit_note_number: str
+    user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    appeasement: dict[str, Any]
+    replayed: bool
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class AppeasementNotFound(DomainError):
+    code = "APPEASEMENT_NOT_FOUND"
+
+
+class PoolSource(Protocol):
+    @property
+    def pool(self) -> asyncpg.Pool: ...
+
+
+class Appeasements:
+    """The appeasement use cases, over the database and the policy built at start-up."""
+
+    def __init__(
+        self,
+        database: PoolSource,
+        policy: Policy,
+        *,
+        service_name: str,
+        refund_topic: str = REFUND_UPDATED,
+    ) -> None:
+        self._database = database
+        self._policy = policy
+        self._service_name = service_name
+        self._refund_topic = refund_topic
+
+    # --- commands -------------------------------------------------------------------
+    async def preview(
+        self, order_id: str, request: AppeasementRequest, caller: Caller
+    ) -> PreviewOut:
+        """The allocation a grant would make now; nothing is stored or reserved."""
+        async with self._database.pool.acquire() as connection:
+            order = (await orders.load_orders(connection, [order_id])).get(order_id)
+            if order is None or not order.known:
+                raise OrderNotFound(order_id)
+            appeased = await appeasements.appeased_by_line(connection, order_id)
+            already = await appeasements.amount_on_order(connection, order_id)
+        decision = self._decide(order, appeased, already, request, caller)
+        currency = Currency.of(order.currency)
+        return preview_out(order_id, currency, request.reason, decision.allocation)
+
+    async def grant(self, command: GrantAppeasement) -> Granted:
+        """Decide and reserve under the order's lock; a refusal changes only the audit log."""
+        try:
+            granted = await self._grant_once(command)
+        except asyncpg.UniqueViolationError:
+            granted = await self._grant_once(command)
+        except DomainError as error:
+            await self._reject(command, error)
+            raise
+        outcome = "replayed" if granted.replayed else "granted"
+        metrics.APPEASEMENTS.labels(command.channel, outcome).inc()
+        log.info(
+            f"appeasement {outcome}",
+            order_id=command.order_id, command_id=command.idempotency_key,
+            appeasement_id=granted.appeasement["id"], amount=granted.appeasement["amount"],
+            currency=granted.appeasement["currency"], user=command.caller.user,
+            role=command.caller.role, channel=command.channel,
+        )
+        return granted
+
+    async def record_outcome(self, outcome: RecordRefundOutcome) -> None:
+        """RELEASED, or FAILED with the money given back; never flips a decided status."""
+        context = {
+            "order_id": outcome.order_id, "credit_note_number": outcome.credit_note_number,
+            "message_id": outcome.message_id, "action": outcome.action,
+        }
+        async with self._database.pool.acquire() as connection, connection.transaction():
+            fresh = await orders.record_inbox(
+                connection, "psp-outcomes",
+                [(outcome.message_id, f"refund_management.{outcome.action}", outcome.order_id)],
+            )
+            if not fresh:
+                log.info("refund outcome already applied", **context)
+                return
+            order = await orders.lock_existing_order(connection, outcome.order_id)
+            row = await appeasements.lock(connection, outcome.credit_note_number)
+            if order is None or row is None or row["order_id"] != outcome.order_id:
+                log.info("refund outcome for an unknown credit note ignored", **context)
+                return
+            try:
+                target = next_status(row["status"], outcome.action)
+            except DomainError as error:
+                log.warning("refund outcome refused", code=error.code, status=row["status"],
+                            **context)
+                return
+            if target is None:
+                log.info("refund outcome repeated, nothing to change", status=row["status"],
+                         **context)
+                return
+            await appeasements.set_status(connection, row["appeasement_id"], target)
+            await appeasements.add_transition(
+                connection, row["appeasement_id"], row["status"], target,
+                actor=outcome.user or "psp", reason=f"PSP_{outcome.action.upper()}",
+            )
+            await self._publish_status(connection, row["appeasement_id"], order,
+                                       f"PSP_{outcome.action.upper()}")
+        metrics.TRANSITIONS.labels(target).inc()
+        log.info("appeasement status changed", from_status=row["status"], to_status=target,
+                 appeasement_id=row["appeasement_id"], **context)
+
+    # --- queries --------------------------------------------------------------------
+    async def get(self, appeasement_id: str) -> AppeasementOut:
+        async with self._database.pool.acquire() as connection:
+            found = await appeasements.load(connection, [appeasement_id])
+        if not found:
+            raise AppeasementNotFound(
+                f"no appeasement {appeasement_id}", appeasement_id=appeasement_id
+            )
+        return appeasement_out(found[0])
+
+    async def for_order(self, order_id: str) -> OrderAppeasementsOut:
+        async with self._database.pool.acquire() as connection:
+            if not await appeasements.order_known(connection, order_id):
+                raise OrderNotFound(order_id)
+            found = await appeasements.load(connection, order_id=order_id)
+            refused = await appeasements.rejections(connection, order_id)
+        return OrderAppeasementsOut(
+            order_id=order_id,
+            appeasements=[appeasement_out(record) for record in found],
+            rejections=[RejectionOut(**{**row, "at": iso(row["at"])}) for row in refused],
+        )
+
+    # --- mechanics ------------------------------------------------------------------
+    async def _grant_once(self, command: GrantAppeasement) -> Granted:
+        request_hash = _request_hash(command)
+        async with self._database.pool.acquire() as connection, connection.transaction():
+            order = await orders.lock_existing_order(connection, command.order_id)
+            if order is None:
+                raise OrderNotFound(command.order_id)
+            held = await appeasements.find_by_key(
+                connection, command.channel, command.idempotency_key
+            )
+            if held is not None:
+                if held["request_hash"] != request_hash:
+                    raise IdempotencyKeyReused(
+                        f"idempotency key {command.idempotency_key} was used for another request",
+                        idempotency_key=command.idempotency_key,
+                        appeasement_id=held["appeasement_id"],
+                    )
+                body = json.loads(held["first_response"])
+                await _reply_to(connection, command, result=body)
+                return Granted(body, replayed=True)
+            appeasement_id = command.credit_note_number or ids.appeasement_id()
+            if await appeasements.exists(connection, appeasement_id):
+                raise IdempotencyKeyReused(
+                    f"credit note number {appeasement_id} is already used",
+                    credit_note_number=appeasement_id,
+                )
+            appeased = await appeasements.appeased_by_line(connection, command.order_id)
+            already = await appeasements.amount_on_order(connection, command.order_id)
+            decision = self._decide(order, appeased, already, command.request, command.caller)
+            request = command.request
+            await appeasements.insert(
+                connection,
+                {
+                    "appeasement_id": appeasement_id, "order_id": command.order_id,
+                    "channel": command.channel, "idempotency_key": command.idempotency_key,
+                    "request_hash": request_hash, "command_id": command.idempotency_key,
+                    "status": decision.status, "reason": request.reason,
+                    "comment": request.comment, "claim_id": request.claim_id,
+                    "invoice_reference": request.invoice_reference,
+                    "refund_method": request.refund_method.model_dump(exclude_none=True)
+                    if request.refund_method else None,
+                    "requested_by": command.caller.user, "role": command.caller.role,
+                    "currency": order.currency, "taxation": decision.allocation.taxation,
+                    "amount_minor": decision.allocation.total.gross,
+                },
+                decision.allocation.pieces,
+            )
+            await appeasements.add_transition(
+                connection, appeasement_id, None, decision.status, actor=command.caller.user,
+                role=command.caller.role, reason=request.reason, comment=request.comment,
+            )
+            record = await self._publish_status(connection, appeasement_id, order, "REQUESTED")
+            body = appeasement_out(record).model_dump(mode="json")
+            await appeasements.set_first_response(connection, appeasement_id, body)
+            await _reply_to(connection, command, result=body)
+        metrics.TRANSITIONS.labels(decision.status).inc()
+        return Granted(body, replayed=False)
+
+    def _decide(
+        self, order: OrderState, appeased: Any, already: int, request: AppeasementRequest,
+        caller: Caller,
+    ) -> Any:
+        balance = compute_balance(order, appeased)
+        return decide(
+            balance, to_ask(request, order, balance.currency), reason_code=request.reason,
+            role_name=caller.role, policy=self._policy, already_on_order=already,
+        )
+
+    async def _publish_status(
+        self, connection: asyncpg.Connection, appeasement_id: str, order: OrderState,
+        status_reason: str,
+    ) -> dict[str, Any]:
+        record = (await appeasements.load(connection, [appeasement_id]))[0]
+        event = refund_event(
+            record, order, event_id=ids.message_id(), status_reason=status_reason,
+            service_name=self._service_name,
+        )
+        await outbox.add(
+            connection, topic=self._refund_topic, key=order.order_id, message_id=event.id,
+            payload=event.model_dump_json(),
+        )
+        return record
+
+    async def _reject(self, command: GrantAppeasement, error: DomainError) -> None:
+        await self.refuse(
+            error, order_id=command.order_id, command_id=command.idempotency_key,
+            channel=command.channel, reply_topic=command.reply_topic, user=command.caller.user,
+            role=command.caller.role,
+        )
+
+    async def refuse(
+        self, error: DomainError, *, order_id: str, command_id: str, channel: str,
+        reply_topic: str | None = None, user: str | None = None, role: str | None = None,
+    ) -> None:
+        """Audit a refused command (and answer it on its reply topic); no money moves."""
+        details = _jsonable(error.details)
+        metrics.APPEASEMENTS.labels(channel, "rejected").inc()
+        metrics.REJECTIONS.labels(error.code).inc()
+        log.info(
+            "appeasement rejected", code=error.code, reason=error.message, order_id=order_id,
+            command_id=command_id, user=user, role=role, channel=channel,
+            **{f"detail_{key}": value for key, value in details.items()},
+        )
+        async with self._database.pool.acquire() as connection, connection.transaction():
+            await appeasements.record_rejection(
+                connection, order_id=order_id, channel=channel, command_id=command_id,
+                actor=user, role=role, code=error.code, message=error.message, details=details,
+            )
+            if reply_topic is not None:
+                await _reply(connection, reply_topic, command_id, order_id, error=error)
+
+
+def to_ask(request: AppeasementRequest, order: OrderState, currency: Currency) -> Ask:
+    """The request in minor units of the order's currency; exact, never rounded."""
+    if request.amounts is not None:
+        return AmountsAsk({b: currency.parse_exact(text) for b, text in request.amounts.items()})
+    if request.percent is not None:
+        return PercentAsk(_percent(request.percent), request.include_shipping)
+    by_number = {line.line_number: line.line_id for line in order.lines.values()}
+    asks = []
+    for item in request.lines or ():
+        line_id = item.line_id or by_number.get(item.line_number or -1)
+        if line_id is None:
+            raise UnknownLine(
+                f"order has no line number {item.line_number}", line_number=item.line_number
+            )
+        asks.append(LineAsk(
+            line_id,
+            amount=None if item.amount is None else currency.parse_exact(item.amount),
+            percent=None if item.percent is None else _percent(item.percent),
+            unit_amount=None if item.unit_amount is None else currency.parse_exact(
+                item.unit_amount
+            ),
+            quantity=item.quantity,
+        ))
+    return LinesAsk(tuple(asks))
+
+
+def _percent(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except (InvalidOperation, ValueError, TypeError):
+        raise InvalidAmount(text, "not a percentage") from None
+
+
+def _request_hash(command: GrantAppeasement) -> str:
+    canonical = json.dumps(
+        {
+            "order_id": command.order_id,
+            "credit_note_number": command.credit_note_number,
+            "request": command.request.model_dump(mode="json", exclude_none=True),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(details, default=str))
+
+
+async def _reply_to(
+    connection: asyncpg.Connection, command: GrantAppeasement, *, result: dict[str, Any]
+) -> None:
+    if command.reply_topic is not None:
+        await _reply(
+            connection, command.reply_topic, command.idempotency_key, command.order_id,
+            result=result,
+        )
+
+
+async def _reply(
+    connection: asyncpg.Connection, topic: str, command_id: str, order_id: str, *,
+    result: dict[str, Any] | None = None, error: DomainError | None = None,
+) -> None:
+    """A JSON-RPC response with the command's id, queued with the decision it reports."""
+    reply = CommandResult(
+        id=command_id,
+        result=None if result is None else {"appeasement": result},
+        error=None if error is None else RpcError(
+            message=error.message,
+            data=RpcErrorData(
+                code=error.code,
+                **{k: v for k, v in _jsonable(error.details).items() if k != "code"},
+            ),
+        ),
+    )
+    await outbox.add(
+        connection, topic=topic, key=order_id or command_id, message_id=ids.message_id(),
+        payload=reply.model_dump_json(exclude_none=True),
+    )

@@ -1,0 +1,181 @@
+"""Commands from topics: MCOM's appeasement command and the PSP's refund outcomes.
+
+Each command is answered: a grant or a refusal on the results topic (written through the
+outbox with the decision), an outcome by the status change it causes. Unreadable input is
+dead-lettered with the reason and, when it names an id, refused on the results topic too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import structlog
+from pydantic import ValidationError
+
+from schemas.appeasements import AppeasementRequest, LineRequest
+from schemas.commands import (
+    APPEASEMENT_CREATE,
+    COMMANDS,
+    REFUND_RELEASE,
+    AppeasementCommand,
+    AppeasementCreate,
+    RefundCancelled,
+    RefundReleased,
+)
+from schemas.envelope import Envelope, WireError, describe, read_envelope
+from service import metrics
+from service.adapters.db import TRANSIENT_ERRORS
+from service.domain.errors import DomainError
+from service.service_layer.appeasements import (
+    Appeasements,
+    Caller,
+    GrantAppeasement,
+    RecordRefundOutcome,
+)
+from service.service_layer.ingest import DeadLetter, DeadLetterSink, InboundRecord
+
+log = structlog.get_logger(__name__)
+
+
+class MalformedRequest(DomainError):
+    code = "MALFORMED_REQUEST"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandHandler:
+    appeasements: Appeasements
+    dead_letters: DeadLetterSink
+    results_topic: str
+    max_backoff: float = 30.0
+
+    async def handle(self, record: InboundRecord) -> None:
+        envelope = None
+        try:
+            envelope = read_envelope(record.value)
+            if envelope.method not in COMMANDS:
+                raise WireError("UNKNOWN_METHOD", f"no command named {envelope.method!r}")
+        except WireError as error:
+            await self._dead_letter(record, error.code, error.message, envelope)
+            return
+        backoff = 0.1
+        while True:
+            try:
+                await self._dispatch(record, envelope)
+                return
+            except TRANSIENT_ERRORS as error:
+                metrics.DB_RETRIES.inc()
+                log.warning("database unavailable, retrying", error=repr(error), retry_in=backoff,
+                            message_id=envelope.id, method=envelope.method)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+            except DomainError:
+                return
+            except Exception as error:  # noqa: BLE001 - dead-letter with the reason, go on
+                await self._dead_letter(record, "PROCESSING_FAILED", repr(error), envelope)
+                return
+
+    async def _dispatch(self, record: InboundRecord, envelope: Envelope) -> None:
+        model = COMMANDS[envelope.method]
+        try:
+            message = model.model_validate(
+                {"jsonrpc": "2.0", "id": envelope.id, "method": envelope.method,
+                 "params": envelope.params}
+            )
+        except ValidationError as error:
+            await self._dead_letter(record, "SCHEMA_VALIDATION", describe(error), envelope)
+            if envelope.method == APPEASEMENT_CREATE:
+                await self._refuse_malformed(envelope, describe(error))
+            return
+        match message:
+            case AppeasementCreate():
+                await self._grant(envelope, message.params.appeasement)
+            case RefundReleased() | RefundCancelled():
+                params = message.params
+                await self.appeasements.record_outcome(
+                    RecordRefundOutcome(
+                        message_id=envelope.id,
+                        action="release" if envelope.method == REFUND_RELEASE else "cancel",
+                        order_id=params.order_id,
+                        credit_note_number=params.credit_note_number,
+                        user=params.user,
+                    )
+                )
+
+    async def _grant(self, envelope: Envelope, command: AppeasementCommand) -> None:
+        try:
+            request = to_request(command)
+        except (ValidationError, ValueError) as error:
+            why = describe(error) if isinstance(error, ValidationError) else str(error)
+            await self._refuse_malformed(envelope, why, command.order_id, command.user)
+            return
+        await self.appeasements.grant(
+            GrantAppeasement(
+                order_id=command.order_id,
+                request=request,
+                caller=Caller(user=command.user, role=command.role),
+                channel="rpc",
+                idempotency_key=envelope.id,
+                credit_note_number=command.credit_note_number,
+                reply_topic=self.results_topic,
+            )
+        )
+
+    async def _refuse_malformed(
+        self, envelope: Envelope, why: str, order_id: str | None = None, user: str | None = None
+    ) -> None:
+        params = envelope.params.get("appeasement")
+        if order_id is None and isinstance(params, dict):
+            order_id = str(params.get("order_id") or "")
+        await self.appeasements.refuse(
+            MalformedRequest(f"the command is invalid: {why}"),
+            order_id=order_id or "", command_id=envelope.id, channel="rpc",
+            reply_topic=self.results_topic, user=user,
+        )
+
+    async def _dead_letter(
+        self, record: InboundRecord, code: str, message: str, envelope: Envelope | None
+    ) -> None:
+        await self.dead_letters.send(DeadLetter(record, code, message))
+        metrics.DEAD_LETTERS.labels(code).inc()
+        log.warning(
+            "command dead-lettered", code=code, reason=message,
+            message_id=envelope.id if envelope else None, topic=record.topic,
+            partition=record.partition, offset=record.offset,
+        )
+
+
+def to_request(command: AppeasementCommand) -> AppeasementRequest:
+    """MCOM's command (numbers, a reason per line) as the API's request (strings, one reason)."""
+    reasons = {line.reason for line in command.lines or () if line.reason}
+    if command.reason:
+        reasons = {command.reason}
+    if len(reasons) != 1:
+        raise ValueError("an appeasement has exactly one reason: give `reason` or one per line")
+    descriptions = [line.reason_description for line in command.lines or () if line.reason_description]
+    return AppeasementRequest(
+        reason=reasons.pop(),
+        comment=command.comment or (descriptions[0] if descriptions else None),
+        claim_id=command.claim_id,
+        invoice_reference=command.invoice_reference,
+        refund_method=command.refund_method,
+        amounts=None if command.amounts is None else {
+            bucket: str(amount) for bucket, amount in command.amounts.items()
+        },
+        percent=None if command.percent is None else str(command.percent),
+        include_shipping=command.include_shipping,
+        lines=None if command.lines is None or command.amounts is not None
+        or command.percent is not None else [
+            LineRequest(
+                line_id=line.id, line_number=line.line_number,
+                amount=_text(line.amount), percent=_text(line.percent),
+                unit_amount=_text(line.unit_amount), quantity=line.quantity,
+            )
+            for line in command.lines
+        ],
+    )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+

@@ -1,0 +1,23 @@
+"""Identifiers this service mints: sortable appeasement references, unique message ids."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def appeasement_id() -> str:
+    """`APP-` and a ULID: sortable by creation time, unique without coordination."""
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        value, digit = divmod(value, 32)
+        chars.append(_CROCKFORD[digit])
+    return "APP-" + "".join(reversed(chars))
+
+
+def message_id() -> str:
+    return str(uuid.uuid4())
