@@ -1,4 +1,5 @@
-"""`make bench`: every benchmark, on the embedded PostgreSQL and broker, printed as JSON."""
+"""`make bench`: every benchmark (or those named: projection, latency) on the embedded
+PostgreSQL and broker, printed as JSON."""
 
 from __future__ import annotations
 
@@ -7,14 +8,19 @@ import json
 import sys
 
 from bench.harness import embedded_parts
+from bench.latency import grant_to_event_latency
 from bench.projection import projection_throughput
 
+BENCHMARKS = {"projection": projection_throughput, "latency": grant_to_event_latency}
 
-async def main() -> None:
-    async with embedded_parts() as settings:
-        result = await projection_throughput(settings)
-    print(json.dumps({"projection": result}, indent=2))
+
+async def main(names: list[str]) -> None:
+    results = {}
+    for name in names or list(BENCHMARKS):
+        async with embedded_parts() as settings:
+            results[name] = await BENCHMARKS[name](settings)
+    print(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(asyncio.run(main(sys.argv[1:])))

@@ -1,4 +1,4 @@
-"""The command line: `python -m service run | serve | migrate | demo | contracts`."""
+"""The command line: `python -m service run | serve | migrate | demo | contracts | policy`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import httpx
 import typer
 import uvicorn
 
+from service.adapters.policy_file import PolicyFileError, load_policy
+from service.domain.policy import Policy
 from service.logging import configure_logging
 from service.settings import Settings
 
@@ -28,6 +30,7 @@ def run() -> None:
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
+    _check_policy(settings.policy_file)
     postgres = kafka = None
     try:
         if not settings.database_url:
@@ -50,7 +53,25 @@ def serve() -> None:
     """Start the service against DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (no embedded parts)."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
+    _check_policy(settings.policy_file)
     _serve(settings)
+
+
+@cli.command()
+def policy(path: Path = typer.Argument(None, help="Default: POLICY_FILE")) -> None:
+    """Validate a policy file and list its reasons and roles."""
+    loaded = _check_policy(path or Settings().policy_file)
+    for reason in loaded.reasons.values():
+        limits = ", ".join(
+            f"{name} {value}" for name, value in (
+                ("max", reason.max_amount), ("max %", reason.max_percent_of_order)
+            ) if value is not None
+        )
+        typer.echo(f"reason {reason.code}: {', '.join(sorted(reason.buckets))}"
+                   f"{'; ' + limits if limits else ''}")
+    for role in loaded.roles.values():
+        typer.echo(f"role {role.name}: per appeasement {role.max_per_appeasement or '-'}, "
+                   f"per order {role.max_per_order or '-'}, above limit {role.above_limit}")
 
 
 @cli.command()
@@ -112,6 +133,13 @@ def demo(
         if response.status_code == 200:
             typer.echo(f"curl {url}")
             typer.echo(json.dumps(response.json()["totals"], indent=2))
+            appeasements = f"{api}/v1/orders/{order_id}/appeasements"
+            body = '{"reason": "DELIVERY_DELAYED", "amounts": {"shipping": "5.90"}}'
+            headers = "-H 'Content-Type: application/json' -H 'X-User: agent-42' -H 'X-Role: agent'"
+            typer.echo("\nPreview, then grant the shipping back for a late parcel:")
+            typer.echo(f"curl -s {headers} -d '{body}' {appeasements}/preview")
+            typer.echo(f"curl -s {headers} -H 'Idempotency-Key: {uuid.uuid4()}' -d '{body}' "
+                       f"{appeasements}")
             return
         time.sleep(0.2)
     typer.echo(f"the balance did not appear at {url} within 15 s", err=True)
@@ -157,6 +185,14 @@ def _print_banner(settings: Settings, *, embedded_db: bool, embedded_kafka: bool
         "",
     ]
     print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def _check_policy(path: Path) -> Policy:
+    try:
+        return load_policy(path)
+    except PolicyFileError as error:
+        typer.echo(f"the policy file is invalid: {error}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _required(value: str | None, name: str) -> str:

@@ -61,8 +61,8 @@ class Service:
         log.info("service started", topics=self.topics)
 
     async def stop(self) -> None:
-        await self.broker.stop()
         await self.relay.stop()
+        await self.broker.stop()
         await self.database.close()
         log.info("service stopped")
 

@@ -74,33 +74,31 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """One round: claim, publish in id order, mark. Returns how many were published."""
         published: list[int] = []
+        failed_keys: set[str] = set()
         async with self._database.pool.acquire() as connection, connection.transaction():
             rows = await outbox.claim(connection, keys=self._keys, limit=self._limit)
-            failed_keys: set[str] = set()
-            try:
-                for row in rows:
-                    if row["key"] in failed_keys:
-                        continue
-                    try:
-                        await self._publisher.publish(
-                            row["topic"], row["key"], row["payload"].encode(), row["message_id"]
-                        )
-                    except Exception as error:  # noqa: BLE001 - kept for the next round
-                        failed_keys.add(row["key"])
-                        metrics.OUTBOX_ERRORS.inc()
-                        log.warning(
-                            "outbox publish failed, will retry",
-                            topic=row["topic"], order_id=row["key"],
-                            message_id=row["message_id"], error=repr(error),
-                        )
-                        continue
-                    published.append(row["id"])
-            finally:
-                if published:
-                    await outbox.mark_published(connection, published)
-            if failed_keys:
-                raise PublishFailed(len(failed_keys))
+            for row in rows:
+                if row["key"] in failed_keys:
+                    continue
+                try:
+                    await self._publisher.publish(
+                        row["topic"], row["key"], row["payload"].encode(), row["message_id"]
+                    )
+                except Exception as error:  # noqa: BLE001 - kept for the next round
+                    failed_keys.add(row["key"])
+                    metrics.OUTBOX_ERRORS.inc()
+                    log.warning(
+                        "outbox publish failed, will retry",
+                        topic=row["topic"], order_id=row["key"],
+                        message_id=row["message_id"], error=repr(error),
+                    )
+                    continue
+                published.append(row["id"])
+            if published:
+                await outbox.mark_published(connection, published)
         metrics.OUTBOX_PUBLISHED.inc(len(published))
+        if failed_keys:
+            raise PublishFailed(len(failed_keys))
         return len(published)
 
     async def _run(self) -> None:
@@ -110,8 +108,10 @@ class OutboxRelay:
                 while await self.publish_pending():
                     pass
                 backoff = 0.1
-            except (PublishFailed, *TRANSIENT_ERRORS) as error:
-                log.warning("outbox relay paused", error=repr(error), retry_in=backoff)
+            except Exception as error:  # noqa: BLE001 - the relay must outlive any one round
+                expected = isinstance(error, (PublishFailed, *TRANSIENT_ERRORS))
+                report = log.warning if expected else log.error
+                report("outbox relay paused", error=repr(error), retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue

@@ -56,6 +56,16 @@ def test_run_starts_everything_serves_the_demo_and_stops_cleanly(tmp_path):
         assert '"gross": "544.80"' in demo.stdout
         balance = httpx.get(f"{api}/v1/orders/E2E-1/balance").json()
         assert balance["buckets"]["shipping"]["creditable"]["gross"] == "5.90"
+        # and a CS agent can give the shipping back for a late parcel
+        granted = httpx.post(
+            f"{api}/v1/orders/E2E-1/appeasements",
+            json={"reason": "DELIVERY_DELAYED", "amounts": {"shipping": "5.90"}},
+            headers={"X-User": "agent-42", "X-Role": "agent", "Idempotency-Key": "e2e-1"},
+        )
+        assert granted.status_code == 201, granted.text
+        assert granted.json()["status"] == "PENDINGRELEASE"
+        balance = httpx.get(f"{api}/v1/orders/E2E-1/balance").json()
+        assert balance["buckets"]["shipping"]["creditable"]["gross"] == "0.00"
         assert httpx.get(f"{api}/docs").status_code == 200
         assert httpx.get(f"{api}/asyncapi").status_code == 200
     finally:
@@ -68,3 +78,18 @@ def test_run_starts_everything_serves_the_demo_and_stops_cleanly(tmp_path):
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"left running: {alive}"
     assert (tmp_path / "run" / "pgdata" / "PG_VERSION").exists()
+
+
+def test_run_refuses_a_bad_policy_file_and_names_the_key(tmp_path):
+    # given a policy whose agent limit is a TOML float
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[reasons.OTHER]\nlabel = "Other"\nbuckets = ["product"]\n'
+                      '[roles.agent]\nmax_per_appeasement = 10.5\n')
+    env = {**os.environ, "POLICY_FILE": str(policy), "RUN_DIR": str(tmp_path / "run")}
+    # when the service is started with it
+    run = subprocess.run([sys.executable, "-m", "service", "run"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    # then it stops at once, naming the bad key, and started nothing
+    assert run.returncode == 2
+    assert "roles.agent.max_per_appeasement" in run.stderr
+    assert not (tmp_path / "run" / "pgdata").exists()

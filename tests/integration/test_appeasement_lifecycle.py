@@ -203,3 +203,27 @@ async def test_own_refund_events_do_not_count_twice(api, publish, infra):
     assert line_of(balance, "L3")["refunded"]["gross"] == "0.00"
     assert line_of(balance, "L3")["appeased"]["gross"] == "5.90"
     assert balance["totals"]["creditable"]["gross"] == "537.90"
+
+
+async def test_a_failure_mid_grant_leaves_nothing_half_written(api, publish, monkeypatch):
+    # given an order, and an outbox that fails after the appeasement rows were written
+    order_id = unique("HALF")
+    await given_order(api, publish, order_id, TABLE_ORDER)
+    from service.service_layer import appeasements as use_cases
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(use_cases.outbox, "add", broken)
+    # when a grant is attempted
+    with pytest.raises(RuntimeError):
+        await grant(api, order_id, {"reason": "DELIVERY_DELAYED", "amounts": {"shipping": "5.90"}})
+    monkeypatch.undo()
+    # then no appeasement, allocation or reservation survived the rollback
+    history = (await api.get(f"/v1/orders/{order_id}/appeasements", headers=MANAGER)).json()
+    assert history["appeasements"] == []
+    balance = await balance_when(api, order_id)
+    assert balance["totals"]["appeased"]["gross"] == "0.00"
+    # and the same request can be granted afterwards
+    again = await grant(api, order_id, {"reason": "DELIVERY_DELAYED", "amounts": {"shipping": "5.90"}})
+    assert again.status_code == 201
