@@ -20,8 +20,11 @@ async def embedded_parts() -> AsyncIterator[Settings]:
     with tempfile.TemporaryDirectory(prefix="appeasement-bench-") as work:
         postgres = EmbeddedPostgres(Path(work) / "pgdata", delete_on_stop=True)
         kafka = EmbeddedKafka(free_port(), Path(work) / "tansu.log")
+        tokens = Path(work) / "tokens.toml"
+        tokens.write_text('[tokens."bench-token"]\nuser = "bench"\nrole = "agent"\n')
         try:
             settings = Settings(
+                auth_tokens_file=tokens,
                 database_url=postgres.start(),
                 kafka_bootstrap_servers=kafka.start(),
                 consumer_group=f"bench-{uuid.uuid4().hex[:6]}",

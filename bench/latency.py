@@ -26,7 +26,7 @@ from service.entrypoints import http
 from service.settings import Settings
 
 GRANT = {"reason": "DELIVERY_DELAYED", "amounts": {"shipping": "5.90"}}
-CALLER = {"X-User": "bench", "X-Role": "agent"}
+CALLER = {"Authorization": "Bearer bench-token"}
 
 
 async def grant_to_event_latency(settings: Settings, grants: int = 1_000) -> dict[str, Any]:

@@ -31,6 +31,7 @@ def run() -> None:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     _check_policy(settings.policy_file)
+    demo_tokens = _embedded_tokens(settings)
     postgres = kafka = None
     try:
         if not settings.database_url:
@@ -40,6 +41,7 @@ def run() -> None:
             kafka = EmbeddedKafka(settings.embedded_kafka_port, settings.run_dir / "tansu.log")
             settings.kafka_bootstrap_servers = kafka.start()
         _print_banner(settings, embedded_db=postgres is not None, embedded_kafka=kafka is not None)
+        _print_tokens(settings, demo_tokens)
         _serve(settings)
     finally:
         if kafka:
@@ -100,14 +102,23 @@ def demo(
     order_id: str = typer.Option(None, help="Order id; a fresh one by default"),
     bootstrap: str = typer.Option("127.0.0.1:9092", envvar="KAFKA_BOOTSTRAP_SERVERS"),
     api: str = typer.Option("http://127.0.0.1:8080", envvar="APPEASEMENT_API"),
+    token: str = typer.Option(None, help="Bearer token; default: the agent's of the tokens file"),
 ) -> None:
     """Publish an MCOM order_management.created message and show the balance it produces."""
     from aiokafka import AIOKafkaProducer
+
+    from service.adapters.auth import load_tokens
 
     from schemas.consumed import ORDER_CREATED
     from schemas.examples import order, request
 
     order_id = order_id or f"DEMO-{uuid.uuid4().hex[:8].upper()}"
+    if token is None:
+        settings = Settings()
+        path = settings.auth_tokens_file or settings.run_dir / "tokens.toml"
+        known = load_tokens(path) if path.exists() else {}
+        token = next((t for t, who in known.items() if who.role == "agent"), next(iter(known), ""))
+    authorization = {"Authorization": f"Bearer {token}"}
     message = request(ORDER_CREATED, {"order": order(order_id)}, str(uuid.uuid4()))
 
     async def publish() -> None:
@@ -126,16 +137,20 @@ def demo(
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:
-            response = httpx.get(url, timeout=5)
+            response = httpx.get(url, timeout=5, headers=authorization)
         except httpx.TransportError:
             time.sleep(0.5)
             continue
+        if response.status_code == 401:
+            typer.echo(f"the API refused the token: {response.json().get('detail')}; "
+                       "pass --token", err=True)
+            raise typer.Exit(1)
         if response.status_code == 200:
-            typer.echo(f"curl {url}")
+            typer.echo(f"curl -H 'Authorization: Bearer {token}' {url}")
             typer.echo(json.dumps(response.json()["totals"], indent=2))
             appeasements = f"{api}/v1/orders/{order_id}/appeasements"
             body = '{"reason": "DELIVERY_DELAYED", "amounts": {"shipping": "5.90"}}'
-            headers = "-H 'Content-Type: application/json' -H 'X-User: agent-42' -H 'X-Role: agent'"
+            headers = f"-H 'Content-Type: application/json' -H 'Authorization: Bearer {token}'"
             typer.echo("\nPreview, then grant the shipping back for a late parcel:")
             typer.echo(f"curl -s {headers} -d '{body}' {appeasements}/preview")
             typer.echo(f"curl -s {headers} -H 'Idempotency-Key: {uuid.uuid4()}' -d '{body}' "
@@ -163,9 +178,14 @@ def contracts(check: bool = typer.Option(False, help="Fail when contracts/ drift
 
 
 def _serve(settings: Settings) -> None:
+    from service.adapters.auth import AuthConfigError
     from service.bootstrap import create_app
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except AuthConfigError as error:
+        typer.echo(f"authentication is not configured: {error}", err=True)
+        raise typer.Exit(2) from None
     config = uvicorn.Config(
         app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
     )
@@ -185,6 +205,43 @@ def _print_banner(settings: Settings, *, embedded_db: bool, embedded_kafka: bool
         "",
     ]
     print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+@cli.command()
+def token(
+    user: str = typer.Option(..., help="Who the token stands for"),
+    role: str = typer.Option(..., help="A role of the policy file"),
+    file: Path = typer.Option(None, help="Default: AUTH_TOKENS_FILE, else RUN_DIR/tokens.toml"),
+) -> None:
+    """Add a bearer token for USER with ROLE to the tokens file, and print it."""
+    from service.adapters.auth import add_token
+
+    settings = Settings()
+    path = file or settings.auth_tokens_file or settings.run_dir / "tokens.toml"
+    typer.echo(add_token(path, user, role))
+
+
+def _embedded_tokens(settings: Settings) -> dict[str, str]:
+    """Without a tokens file or JWT key, `run` keeps demo tokens in RUN_DIR/tokens.toml."""
+    from service.adapters.auth import add_token, load_tokens
+
+    if settings.auth_tokens_file or settings.jwt_rules():
+        return {}
+    path = settings.run_dir / "tokens.toml"
+    if not path.exists():
+        for user, role in (("agent-42", "agent"), ("lead-7", "lead"), ("manager-1", "manager")):
+            add_token(path, user, role)
+    settings.auth_tokens_file = path
+    return {identity.role: token for token, identity in load_tokens(path).items()}
+
+
+def _print_tokens(settings: Settings, tokens: dict[str, str]) -> None:
+    if not tokens:
+        return
+    lines = [f"  Tokens       {settings.auth_tokens_file}  (add one: python -m service token "
+             "--user NAME --role ROLE)"]
+    lines += [f"    {role:<10} Authorization: Bearer {token}" for role, token in tokens.items()]
+    print("\n".join(lines) + "\n", file=sys.stderr, flush=True)
 
 
 def _check_policy(path: Path) -> Policy:

@@ -13,6 +13,7 @@ from faststream.kafka import KafkaBroker
 
 from schemas.commands import COMMANDS
 from schemas.consumed import CONSUMED
+from service.adapters.auth import Authenticator, load_tokens
 from service.adapters.db import Database, migrate
 from service.adapters.kafka import KafkaDeadLetters, KafkaOutboxPublisher, ensure_topics
 from service.adapters.policy_file import load_policy
@@ -38,6 +39,7 @@ class Service:
     projector: Projector
     appeasements: Appeasements
     relay: OutboxRelay
+    authenticator: Authenticator
 
     @property
     def topics(self) -> list[str]:
@@ -77,6 +79,7 @@ def build_service(settings: Settings) -> Service:
     if not settings.database_url or not settings.kafka_bootstrap_servers:
         raise ValueError("DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS must be set")
     policy = load_policy(settings.policy_file)
+    authenticator = build_authenticator(settings)
     database = Database(settings.database_url)
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
@@ -117,7 +120,12 @@ def build_service(settings: Settings) -> Service:
         database, KafkaOutboxPublisher(broker), poll_seconds=settings.outbox_poll_seconds,
         max_backoff=settings.db_retry_max_seconds,
     )
-    return Service(settings, database, broker, projector, appeasements, relay)
+    return Service(settings, database, broker, projector, appeasements, relay, authenticator)
+
+
+def build_authenticator(settings: Settings) -> Authenticator:
+    tokens = load_tokens(settings.auth_tokens_file) if settings.auth_tokens_file else {}
+    return Authenticator(tokens, settings.jwt_rules())
 
 
 def create_app(settings: Settings) -> FastAPI:

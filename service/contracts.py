@@ -16,7 +16,8 @@ from schemas.published import REFUND_UPDATED, AppeasementRefundUpdated
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 DOC_SETTINGS = {"database_url": "postgresql://localhost/appeasement",
-                "kafka_bootstrap_servers": "localhost:9092"}
+                "kafka_bootstrap_servers": "localhost:9092",
+                "auth_jwt_key": "documentation-only"}
 
 
 def asyncapi_document(broker: KafkaBroker, version: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.adapters.auth import JwtRules
 from service.domain.projection import ProjectionRules
 
 
@@ -38,6 +39,16 @@ class Settings(BaseSettings):
         Path(__file__).resolve().parent.parent / "policy.toml",
         description="Reasons, roles and limits (TOML)",
     )
+    auth_tokens_file: Path | None = Field(
+        None, description="Tokens file (token -> user, role); `make run` makes one in RUN_DIR"
+    )
+    auth_jwt_key: str | None = Field(None, description="HS256 secret or RS256/ES256 public key")
+    auth_jwt_key_file: Path | None = Field(None, description="The JWT key, read from a file")
+    auth_jwt_algorithms: list[str] = ["HS256"]
+    auth_jwt_role_claim: str = "role"
+    auth_jwt_audience: str | None = None
+    auth_jwt_issuer: str | None = None
+
     command_consumer_group: str = "appeasement-commands"
     command_results_topic: str = "appeasement.command_results"
     outbox_poll_seconds: float = 1.0
@@ -50,6 +61,18 @@ class Settings(BaseSettings):
     }
     default_taxation: str = Field("gross", pattern="^(gross|net)$")
     taxation_by_store: dict[str, str] = {}
+
+    def jwt_rules(self) -> JwtRules | None:
+        key = self.auth_jwt_key
+        if key is None and self.auth_jwt_key_file is not None:
+            key = self.auth_jwt_key_file.read_text()
+        if not key:
+            return None
+        return JwtRules(
+            key=key, algorithms=tuple(self.auth_jwt_algorithms),
+            role_claim=self.auth_jwt_role_claim, audience=self.auth_jwt_audience,
+            issuer=self.auth_jwt_issuer,
+        )
 
     def projection_rules(self) -> ProjectionRules:
         return ProjectionRules(

@@ -29,9 +29,31 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
         yield running
 
 
+TOKENS = {
+    "agent-token": ("agent-42", "agent"),
+    "lead-token": ("lead-7", "lead"),
+    "lead2-token": ("lead-8", "lead"),
+    "manager-token": ("manager-1", "manager"),
+    "intern-token": ("intern-1", "intern"),
+}
+JWT_SECRET = "test-secret-that-is-long-enough-for-hs256"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture(scope="session")
-def settings(infra: Infra) -> Settings:
+def settings(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    tokens = tmp_path_factory.mktemp("auth") / "tokens.toml"
+    tokens.write_text("".join(
+        f'[tokens."{token}"]\nuser = "{user}"\nrole = "{role}"\n'
+        for token, (user, role) in TOKENS.items()
+    ))
     return Settings(
+        auth_tokens_file=tokens,
+        auth_jwt_key=JWT_SECRET,
+        auth_jwt_audience="appeasement",
         database_url=infra.database_url,
         kafka_bootstrap_servers=infra.bootstrap_servers,
         consumer_group=f"test-projection-{uuid.uuid4().hex[:6]}",
@@ -52,7 +74,9 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 @pytest.fixture(scope="session")
 async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://service", headers=bearer("manager-token")
+    ) as client:
         yield client
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.responses import JSONResponse
 
 from schemas.api import Problem
@@ -14,7 +15,6 @@ from schemas.appeasements import (
     OrderAppeasementsOut,
     PreviewOut,
 )
-from service.domain.errors import DomainError
 from service.service_layer.appeasements import Appeasements, Caller, GrantAppeasement
 
 PROBLEM_JSON = "application/problem+json"
@@ -22,22 +22,22 @@ PROBLEM_JSON = "application/problem+json"
 router = APIRouter(tags=["appeasements"])
 
 
-class Unauthenticated(DomainError):
-    code = "UNAUTHENTICATED"
-
-
 def _problems(*statuses: int) -> dict[int | str, dict[str, object]]:
     return {status: {"model": Problem, "content": {PROBLEM_JSON: {}}} for status in statuses}
 
 
+bearer = HTTPBearer(auto_error=False, description="A token of the tokens file, or a JWT")
+
+
 def caller(
-    x_user: Annotated[str | None, Header(description="Temporary: who calls")] = None,
-    x_role: Annotated[str | None, Header(description="Temporary: the caller's role")] = None,
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
 ) -> Caller:
-    """Until authentication lands, the caller names user and role in headers."""
-    if not x_user or not x_role:
-        raise Unauthenticated("name the caller in the X-User and X-Role headers")
-    return Caller(user=x_user, role=x_role)
+    """The caller named by the bearer token: a 401 problem without a valid one."""
+    identity = request.app.state.service.authenticator.identify(
+        request.headers.get("authorization")
+    )
+    return Caller(user=identity.user, role=identity.role)
 
 
 def appeasements(request: Request) -> Appeasements:

@@ -43,11 +43,16 @@ def problem_response(problem: Problem, request: Request | None = None) -> JSONRe
 @router.get(
     "/v1/orders/{order_id}/balance",
     response_model=BalanceOut,
-    responses={404: {"model": Problem, "content": {PROBLEM_JSON: {}}}},
+    responses={
+        401: {"model": Problem, "content": {PROBLEM_JSON: {}}},
+        404: {"model": Problem, "content": {PROBLEM_JSON: {}}},
+    },
     tags=["balance"],
     summary="Creditable balance per line and bucket, with totals",
 )
-async def get_balance(order_id: str, request: Request) -> BalanceOut:
+async def get_balance(
+    order_id: str, request: Request, _: appeasement_routes.CallerDep
+) -> BalanceOut:
     return await order_balance(request.app.state.service.database.pool, order_id)
 
 
@@ -103,11 +108,14 @@ async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
     details = json.loads(json.dumps(error.details, default=str))
     reserved = set(Problem.model_fields)
     details = {f"{key}_value" if key in reserved else key: value for key, value in details.items()}
-    return problem_response(
+    response = problem_response(
         Problem.of(status, error.code, error.code.replace("_", " ").capitalize(), error.message,
                    **details),
         request,
     )
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
 
 
 async def on_validation_error(request: Request, error: Exception) -> JSONResponse:

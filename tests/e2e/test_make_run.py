@@ -13,6 +13,7 @@ import httpx
 import psutil
 import pytest
 
+from service.adapters.auth import load_tokens
 from service.embedded import free_port
 
 pytestmark = pytest.mark.e2e
@@ -46,6 +47,9 @@ def test_run_starts_everything_serves_the_demo_and_stops_cleanly(tmp_path):
     try:
         wait_ready(f"{api}/readyz", service)
         children = psutil.Process(service.pid).children(recursive=True)
+        tokens = load_tokens(tmp_path / "run" / "tokens.toml")
+        agent = next(token for token, who in tokens.items() if who.role == "agent")
+        authorization = {"Authorization": f"Bearer {agent}"}
         # then the README's demo publishes an order and the balance shows it
         demo = subprocess.run(
             [sys.executable, "-m", "service", "demo", "--order-id", "E2E-1",
@@ -54,18 +58,19 @@ def test_run_starts_everything_serves_the_demo_and_stops_cleanly(tmp_path):
         )
         assert demo.returncode == 0, demo.stderr
         assert '"gross": "544.80"' in demo.stdout
-        balance = httpx.get(f"{api}/v1/orders/E2E-1/balance").json()
+        balance = httpx.get(f"{api}/v1/orders/E2E-1/balance", headers=authorization).json()
         assert balance["buckets"]["shipping"]["creditable"]["gross"] == "5.90"
         # and a CS agent can give the shipping back for a late parcel
         granted = httpx.post(
             f"{api}/v1/orders/E2E-1/appeasements",
             json={"reason": "DELIVERY_DELAYED", "amounts": {"shipping": "5.90"}},
-            headers={"X-User": "agent-42", "X-Role": "agent", "Idempotency-Key": "e2e-1"},
+            headers={**authorization, "Idempotency-Key": "e2e-1"},
         )
         assert granted.status_code == 201, granted.text
         assert granted.json()["status"] == "PENDINGRELEASE"
-        balance = httpx.get(f"{api}/v1/orders/E2E-1/balance").json()
+        balance = httpx.get(f"{api}/v1/orders/E2E-1/balance", headers=authorization).json()
         assert balance["buckets"]["shipping"]["creditable"]["gross"] == "0.00"
+        assert httpx.get(f"{api}/v1/orders/E2E-1/balance").status_code == 401
         assert httpx.get(f"{api}/docs").status_code == 200
         assert httpx.get(f"{api}/asyncapi").status_code == 200
     finally:

@@ -11,11 +11,13 @@ from schemas import consumed as wire
 from schemas.published import REFUND_UPDATED
 from service.service_layer import ids
 from tests.builders import order
-from tests.conftest import Publish, balance_when, read_topic
+from tests.conftest import Publish, balance_when, bearer, read_topic
 
-AGENT = {"X-User": "agent-42", "X-Role": "agent"}
-LEAD = {"X-User": "lead-7", "X-Role": "lead"}
-MANAGER = {"X-User": "manager-1", "X-Role": "manager"}
+AGENT = bearer("agent-token")
+LEAD = bearer("lead-token")
+LEAD_2 = bearer("lead2-token")
+MANAGER = bearer("manager-token")
+INTERN = bearer("intern-token")
 
 
 async def given_order(

@@ -10,7 +10,7 @@ import pytest
 from schemas import consumed as wire
 from tests.builders import line, return_, unique
 from tests.conftest import balance_when, line_of
-from tests.integration.appeasing import AGENT, MANAGER, given_order, grant
+from tests.integration.appeasing import AGENT, INTERN, MANAGER, given_order, grant
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +61,7 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], list, dict[str, Any], dic
     ("TAX_WITH_OTHER_BUCKETS", {"reason": "OTHER", "amounts": {"tax": "1.00", "product": "1.00"}},
      MANAGER, US_LINES, US, {}),
     ("FORBIDDEN", {"reason": "OTHER", "amounts": {"product": "1.00"}},
-     {"X-User": "intern-1", "X-Role": "intern"}, EU_LINES, {}, {"role": "intern"}),
+     INTERN, EU_LINES, {}, {"role": "intern"}),
 ]
 
 
@@ -136,7 +136,7 @@ async def test_a_grant_needs_a_caller_and_an_idempotency_key(api, publish):
     await given_order(api, publish, order_id, EU_LINES)
     body = {"reason": "OTHER", "amounts": {"product": "1.00"}}
     anonymous = await api.post(f"/v1/orders/{order_id}/appeasements", json=body,
-                               headers={"Idempotency-Key": unique("K")})
+                               headers={"Idempotency-Key": unique("K"), "Authorization": ""})
     assert anonymous.status_code == 401
     assert anonymous.json()["code"] == "UNAUTHENTICATED"
     keyless = await api.post(f"/v1/orders/{order_id}/appeasements", json=body, headers=MANAGER)

@@ -6,7 +6,7 @@ import pytest
 
 from tests.builders import line, unique
 from tests.conftest import balance_when, line_of
-from tests.integration.appeasing import allocation, given_order, grant, preview, published
+from tests.integration.appeasing import AGENT, allocation, given_order, grant, preview, published
 
 pytestmark = pytest.mark.integration
 
@@ -155,5 +155,5 @@ async def test_a_preview_shows_the_allocation_and_stores_nothing(api, publish):
     # and nothing was reserved or stored
     balance = await balance_when(api, order_id)
     assert balance["totals"]["appeased"]["gross"] == "0.00"
-    history = await api.get(f"/v1/orders/{order_id}/appeasements", headers={"X-User": "u", "X-Role": "agent"})
+    history = await api.get(f"/v1/orders/{order_id}/appeasements", headers=AGENT)
     assert history.json()["appeasements"] == []
