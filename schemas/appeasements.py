@@ -97,7 +97,10 @@ class PreviewOut(BaseModel):
     amount: str = Field(description="Gross total credited")
     totals: AmountsOut
     allocation: list[AllocationOut]
-    status: str = Field(description="The status a grant would get: PENDINGRELEASE")
+    status: str = Field(
+        description="The status a grant would get: PENDINGRELEASE, or PENDINGAPPROVAL when "
+        "it is above the caller's limits and the policy holds it for approval"
+    )
 
 
 class AppeasementOut(BaseModel):
@@ -137,3 +140,9 @@ class OrderAppeasementsOut(BaseModel):
     order_id: str
     appeasements: list[AppeasementOut]
     rejections: list[RejectionOut] = Field(description="Refused commands: audit only, no money")
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str | None = Field(None, examples=["checked the photos"])

@@ -19,6 +19,8 @@ APPEASEMENT_CREATE = "magento.postsales.appeasement_management.create"
 REFUND_RELEASE = "magento.postsales.refund_management.release"
 REFUND_CANCEL = "magento.postsales.refund_management.cancel"
 COMMAND_RESULTS = "appeasement.command_results"
+APPEASEMENT_APPROVE = "appeasement.approve"
+APPEASEMENT_DECLINE = "appeasement.decline"
 
 
 class AppeasementLine(McomStruct):
@@ -98,6 +100,27 @@ class RefundCancelled(JsonRpcRequest):
     params: RefundOutcomeParams  # type: ignore[assignment]
 
 
+class DecisionParams(McomStruct):
+    appeasement_id: str = Field(examples=["APP-01JD3Y8ZQ"])
+    user: str = Field(examples=["lead-7"])
+    role: str = Field(examples=["lead"])
+    comment: str | None = None
+
+
+class AppeasementApprove(JsonRpcRequest):
+    """Approve a held appeasement (four eyes): it becomes PENDINGRELEASE."""
+
+    method: Literal["appeasement.approve"] = APPEASEMENT_APPROVE
+    params: DecisionParams  # type: ignore[assignment]
+
+
+class AppeasementDecline(JsonRpcRequest):
+    """Decline a held appeasement: it becomes DECLINED and its money creditable again."""
+
+    method: Literal["appeasement.decline"] = APPEASEMENT_DECLINE
+    params: DecisionParams  # type: ignore[assignment]
+
+
 class RpcErrorData(McomStruct):
     code: str = Field(examples=["EXCEEDS_CREDITABLE_BALANCE"])
 
@@ -121,4 +144,6 @@ COMMANDS: dict[str, type[JsonRpcRequest]] = {
     APPEASEMENT_CREATE: AppeasementCreate,
     REFUND_RELEASE: RefundReleased,
     REFUND_CANCEL: RefundCancelled,
+    APPEASEMENT_APPROVE: AppeasementApprove,
+    APPEASEMENT_DECLINE: AppeasementDecline,
 }

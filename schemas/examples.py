@@ -171,6 +171,18 @@ def command_examples(order_id: str = "000012345") -> dict[str, dict[str, Any]]:
             }},
             "b7c1e0d2-5f7a-4c1e-9d1b-4f0c2a9e8a11",
         ),
+        commands.APPEASEMENT_APPROVE: request(
+            commands.APPEASEMENT_APPROVE,
+            {"appeasement_id": "APP-01JD3Y8ZQ", "user": "lead-7", "role": "lead",
+             "comment": "photos checked"},
+            "c0ffee00-0000-4000-8000-000000000001",
+        ),
+        commands.APPEASEMENT_DECLINE: request(
+            commands.APPEASEMENT_DECLINE,
+            {"appeasement_id": "APP-01JD3Y8ZR", "user": "lead-7", "role": "lead",
+             "comment": "already compensated by voucher"},
+            "c0ffee00-0000-4000-8000-000000000002",
+        ),
         commands.REFUND_RELEASE: request(commands.REFUND_RELEASE, outcome, "psp-0001"),
         commands.REFUND_CANCEL: request(commands.REFUND_CANCEL, outcome, "psp-0002"),
     }

@@ -66,11 +66,14 @@ def order(
     store: str = "eu-web",
     authorization_status: str = "CAPTURED",
     payment_method: str = "credit_card",
+    customer_id: str | None = None,
 ) -> dict[str, Any]:
+    """Each order has its own customer unless told otherwise, so per-customer limits of one
+    test never reach into another's."""
     return {
         "id": order_id, "store": store, "status": status, "status_reason": status_reason,
         "status_date": status_date, "language": "de_DE", "vat_country": "DE",
-        "customer": {"id": "C-1", "type": "B2C"},
+        "customer": {"id": customer_id or f"C-{order_id}", "type": "B2C"},
         "addresses": [{"reference": "A1", "address_type": "BILLING", "email": "ana@example.com"}],
         "payments": [{"reference": "PAY-1", "currency": currency, "transactions": [
             {"payment_method": payment_method, "amount": Decimal("0"),

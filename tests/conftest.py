@@ -35,6 +35,7 @@ TOKENS = {
     "lead2-token": ("lead-8", "lead"),
     "manager-token": ("manager-1", "manager"),
     "intern-token": ("intern-1", "intern"),
+    "lead-as-agent-token": ("lead-7", "agent"),
 }
 JWT_SECRET = "test-secret-that-is-long-enough-for-hs256"
 

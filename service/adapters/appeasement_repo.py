@@ -22,6 +22,12 @@ GROUP BY al.order_line
 AMOUNT_ON_ORDER = """
 SELECT coalesce(sum(amount_minor), 0) FROM appeasements WHERE order_id = $1 AND status = ANY($2)
 """
+AMOUNT_FOR_CUSTOMER = """
+SELECT coalesce(sum(amount_minor), 0) FROM appeasements
+WHERE customer_id = $1 AND currency = $2 AND created_at >= now() - make_interval(days => $3)
+  AND status = ANY($4)
+"""
+ORDER_OF = "SELECT order_id FROM appeasements WHERE appeasement_id = $1"
 FIND_BY_KEY = """
 SELECT appeasement_id, request_hash, first_response FROM appeasements
 WHERE channel = $1 AND idempotency_key = $2
@@ -30,8 +36,8 @@ EXISTS = "SELECT 1 FROM appeasements WHERE appeasement_id = $1"
 INSERT_APPEASEMENT = """
 INSERT INTO appeasements (appeasement_id, order_id, channel, idempotency_key, request_hash,
     command_id, status, reason, comment, claim_id, invoice_reference, refund_method,
-    requested_by, role, currency, taxation, amount_minor, first_response)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+    requested_by, role, currency, taxation, amount_minor, first_response, customer_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 """
 SET_FIRST_RESPONSE = "UPDATE appeasements SET first_response = $2 WHERE appeasement_id = $1"
 INSERT_ALLOCATION = """
@@ -74,6 +80,18 @@ async def amount_on_order(connection: asyncpg.Connection, order_id: str) -> int:
     return int(await connection.fetchval(AMOUNT_ON_ORDER, order_id, list(HOLDS_MONEY)))
 
 
+async def amount_for_customer(
+    connection: asyncpg.Connection, customer_id: str, currency: str, days: int
+) -> int:
+    return int(await connection.fetchval(
+        AMOUNT_FOR_CUSTOMER, customer_id, currency, days, list(HOLDS_MONEY)
+    ))
+
+
+async def order_of(connection: asyncpg.Connection, appeasement_id: str) -> str | None:
+    return await connection.fetchval(ORDER_OF, appeasement_id)
+
+
 async def find_by_key(
     connection: asyncpg.Connection, channel: str, key: str
 ) -> asyncpg.Record | None:
@@ -93,7 +111,7 @@ async def insert(
         row["request_hash"], row["command_id"], row["status"], row["reason"], row["comment"],
         row["claim_id"], row["invoice_reference"], _json(row["refund_method"]),
         row["requested_by"], row["role"], row["currency"], row["taxation"],
-        row["amount_minor"], "{}",
+        row["amount_minor"], "{}", row.get("customer_id"),
     )
     await connection.executemany(
         INSERT_ALLOCATION,

@@ -16,9 +16,11 @@ from service.domain.appeasement import (
     plan,
 )
 from service.domain.balance import OrderBalance
-from service.domain.lifecycle import PENDING_RELEASE
+from service.domain.approval import check_customer_limit
+from service.domain.lifecycle import PENDING_APPROVAL, PENDING_RELEASE
 from service.domain.policy import (
     Policy,
+    RoleLimitExceeded,
     check_buckets_allowed,
     check_reason_limits,
     check_role_limits,
@@ -42,10 +44,13 @@ def decide(
     role_name: str,
     policy: Policy,
     already_on_order: int,
+    already_for_customer: int = 0,
 ) -> Decision:
     """Check the reason, the role, the balance and the limits; raise the first rule broken.
 
-    `already_on_order` is what accepted appeasements of this order hold, in minor units.
+    `already_on_order` and `already_for_customer` are what accepted appeasements of this
+    order, and of this customer within the role's window, hold, in minor units. Above the
+    role's limits the appeasement is refused, or held for approval when the role says so.
     """
     reason = policy.reason(reason_code)
     role = policy.role(role_name)
@@ -55,7 +60,13 @@ def decide(
     currency = balance.currency
     amount = currency.to_major(allocation.total.gross)
     check_reason_limits(reason, amount, currency.to_major(balance.totals.paid.gross))
-    check_role_limits(role, amount, currency.to_major(already_on_order))
+    try:
+        check_role_limits(role, amount, currency.to_major(already_on_order))
+        check_customer_limit(role, amount, currency.to_major(already_for_customer))
+    except RoleLimitExceeded:
+        if role.above_limit != "hold":
+            raise
+        return Decision(allocation, PENDING_APPROVAL, amount)
     return Decision(allocation, PENDING_RELEASE, amount)
 
 

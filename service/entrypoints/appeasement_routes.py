@@ -12,10 +12,16 @@ from schemas.api import Problem
 from schemas.appeasements import (
     AppeasementOut,
     AppeasementRequest,
+    DecisionRequest,
     OrderAppeasementsOut,
     PreviewOut,
 )
-from service.service_layer.appeasements import Appeasements, Caller, GrantAppeasement
+from service.service_layer.appeasements import (
+    Appeasements,
+    Caller,
+    DecideAppeasement,
+    GrantAppeasement,
+)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -106,3 +112,35 @@ async def for_order(order_id: str, _: CallerDep, service: AppeasementsDep) -> Or
 )
 async def one(appeasement_id: str, _: CallerDep, service: AppeasementsDep) -> AppeasementOut:
     return await service.get(appeasement_id)
+
+
+@router.post(
+    "/v1/appeasements/{appeasement_id}/approve",
+    response_model=AppeasementOut,
+    responses=_problems(401, 403, 404, 422),
+    summary="Approve a held appeasement (four eyes): it becomes PENDINGRELEASE",
+)
+async def approve(
+    appeasement_id: str, who: CallerDep, service: AppeasementsDep,
+    body: DecisionRequest | None = None,
+) -> JSONResponse:
+    decided = await service.decide(DecideAppeasement(
+        appeasement_id, "approve", who, comment=body.comment if body else None,
+    ))
+    return JSONResponse(decided)
+
+
+@router.post(
+    "/v1/appeasements/{appeasement_id}/decline",
+    response_model=AppeasementOut,
+    responses=_problems(401, 403, 404, 422),
+    summary="Decline a held appeasement: it becomes DECLINED and its money creditable again",
+)
+async def decline(
+    appeasement_id: str, who: CallerDep, service: AppeasementsDep,
+    body: DecisionRequest | None = None,
+) -> JSONResponse:
+    decided = await service.decide(DecideAppeasement(
+        appeasement_id, "decline", who, comment=body.comment if body else None,
+    ))
+    return JSONResponse(decided)

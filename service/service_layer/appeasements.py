@@ -27,8 +27,9 @@ from service.adapters import projection_repo as orders
 from service.domain.appeasement import AmountsAsk, Ask, LineAsk, LinesAsk, PercentAsk, UnknownLine
 from service.domain.balance import compute_balance
 from service.domain.errors import DomainError
-from service.domain.grant import decide
-from service.domain.lifecycle import next_status
+from service.domain.approval import check_may_decide
+from service.domain.grant import Decision, decide
+from service.domain.lifecycle import PENDING_RELEASE, next_status
 from service.domain.money import Currency, InvalidAmount
 from service.domain.policy import Policy
 from service.domain.projection import OrderState
@@ -65,6 +66,19 @@ class RecordRefundOutcome:
     order_id: str
     credit_note_number: str
     user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecideAppeasement:
+    """A second person approves or declines a held appeasement."""
+
+    appeasement_id: str
+    decision: Literal["approve", "decline"]
+    caller: Caller
+    comment: str | None = None
+    channel: Literal["http", "rpc"] = "http"
+    command_id: str | None = None
+    reply_topic: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +127,12 @@ class Appeasements:
                 raise OrderNotFound(order_id)
             appeased = await appeasements.appeased_by_line(connection, order_id)
             already = await appeasements.amount_on_order(connection, order_id)
-        decision = self._decide(order, appeased, already, request, caller)
+            for_customer = await self._for_customer(connection, order, caller)
+        decision = self._decide(order, appeased, already, request, caller, for_customer)
         currency = Currency.of(order.currency)
-        return preview_out(order_id, currency, request.reason, decision.allocation)
+        return preview_out(
+            order_id, currency, request.reason, decision.allocation, decision.status
+        )
 
     async def grant(self, command: GrantAppeasement) -> Granted:
         """Decide and reserve under the order's lock; a refusal changes only the audit log."""
@@ -136,6 +153,72 @@ class Appeasements:
             role=command.caller.role, channel=command.channel,
         )
         return granted
+
+    async def decide(self, command: DecideAppeasement) -> dict[str, Any]:
+        """Approve (PENDINGRELEASE) or decline (DECLINED, money back) a held appeasement."""
+        try:
+            return await self._decide_once(command)
+        except DomainError as error:
+            async with self._database.pool.acquire() as connection:
+                order_id = await appeasements.order_of(connection, command.appeasement_id)
+            await self.refuse(
+                error, order_id=order_id or "", channel=command.channel,
+                command_id=command.command_id or f"{command.decision}:{command.appeasement_id}",
+                reply_topic=command.reply_topic, user=command.caller.user,
+                role=command.caller.role,
+            )
+            raise
+
+    async def _decide_once(self, command: DecideAppeasement) -> dict[str, Any]:
+        async with self._database.pool.acquire() as connection, connection.transaction():
+            order_id = await appeasements.order_of(connection, command.appeasement_id)
+            if order_id is None:
+                raise AppeasementNotFound(
+                    f"no appeasement {command.appeasement_id}",
+                    appeasement_id=command.appeasement_id,
+                )
+            order = await orders.lock_existing_order(connection, order_id)
+            row = await appeasements.lock(connection, command.appeasement_id)
+            assert order is not None and row is not None
+            if command.channel == "rpc" and command.command_id:
+                fresh = await orders.record_inbox(
+                    connection, "decisions",
+                    [(command.command_id, f"appeasement.{command.decision}", order_id)],
+                )
+                if not fresh:
+                    record = (await appeasements.load(connection, [row["appeasement_id"]]))[0]
+                    body = appeasement_out(record).model_dump(mode="json")
+                    if command.reply_topic is not None:
+                        await _reply(connection, command.reply_topic, command.command_id,
+                                     order_id, result=body)
+                    return body
+            role = self._policy.role(command.caller.role)
+            target = next_status(row["status"], command.decision)
+            amount = Currency.of(row["currency"]).to_major(row["amount_minor"])
+            check_may_decide(role, command.caller.user, row["requested_by"], amount)
+            assert target is not None
+            why = "APPROVED" if command.decision == "approve" else "DECLINED"
+            await appeasements.set_status(
+                connection, row["appeasement_id"], target,
+                approved_by=command.caller.user if command.decision == "approve" else None,
+            )
+            await appeasements.add_transition(
+                connection, row["appeasement_id"], row["status"], target,
+                actor=command.caller.user, role=command.caller.role, reason=why,
+                comment=command.comment,
+            )
+            record = await self._publish_status(connection, row["appeasement_id"], order, why)
+            body = appeasement_out(record).model_dump(mode="json")
+            if command.reply_topic is not None:
+                await _reply(connection, command.reply_topic,
+                             command.command_id or row["appeasement_id"], order_id, result=body)
+        metrics.TRANSITIONS.labels(target).inc()
+        log.info(
+            f"appeasement {why.lower()}", appeasement_id=row["appeasement_id"],
+            order_id=order_id, from_status=row["status"], to_status=target,
+            user=command.caller.user, role=command.caller.role, command_id=command.command_id,
+        )
+        return body
 
     async def record_outcome(self, outcome: RecordRefundOutcome) -> None:
         """RELEASED, or FAILED with the money given back; never flips a decided status."""
@@ -227,7 +310,10 @@ class Appeasements:
                 )
             appeased = await appeasements.appeased_by_line(connection, command.order_id)
             already = await appeasements.amount_on_order(connection, command.order_id)
-            decision = self._decide(order, appeased, already, command.request, command.caller)
+            for_customer = await self._for_customer(connection, order, command.caller)
+            decision = self._decide(
+                order, appeased, already, command.request, command.caller, for_customer
+            )
             request = command.request
             await appeasements.insert(
                 connection,
@@ -243,6 +329,7 @@ class Appeasements:
                     "requested_by": command.caller.user, "role": command.caller.role,
                     "currency": order.currency, "taxation": decision.allocation.taxation,
                     "amount_minor": decision.allocation.total.gross,
+                    "customer_id": order.customer.id,
                 },
                 decision.allocation.pieces,
             )
@@ -250,7 +337,10 @@ class Appeasements:
                 connection, appeasement_id, None, decision.status, actor=command.caller.user,
                 role=command.caller.role, reason=request.reason, comment=request.comment,
             )
-            record = await self._publish_status(connection, appeasement_id, order, "REQUESTED")
+            record = await self._publish_status(
+                connection, appeasement_id, order,
+                "REQUESTED" if decision.status == PENDING_RELEASE else "ABOVE_ROLE_LIMIT",
+            )
             body = appeasement_out(record).model_dump(mode="json")
             await appeasements.set_first_response(connection, appeasement_id, body)
             await _reply_to(connection, command, result=body)
@@ -259,12 +349,23 @@ class Appeasements:
 
     def _decide(
         self, order: OrderState, appeased: Any, already: int, request: AppeasementRequest,
-        caller: Caller,
-    ) -> Any:
+        caller: Caller, for_customer: int = 0,
+    ) -> Decision:
         balance = compute_balance(order, appeased)
         return decide(
             balance, to_ask(request, order, balance.currency), reason_code=request.reason,
             role_name=caller.role, policy=self._policy, already_on_order=already,
+            already_for_customer=for_customer,
+        )
+
+    async def _for_customer(
+        self, connection: asyncpg.Connection, order: OrderState, caller: Caller
+    ) -> int:
+        role = self._policy.roles.get(caller.role)
+        if role is None or role.max_per_customer is None or not order.customer.id:
+            return 0
+        return await appeasements.amount_for_customer(
+            connection, order.customer.id, order.currency or "", role.customer_window_days or 30
         )
 
     async def _publish_status(

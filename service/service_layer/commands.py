@@ -18,8 +18,10 @@ from schemas.commands import (
     APPEASEMENT_CREATE,
     COMMANDS,
     REFUND_RELEASE,
+    AppeasementApprove,
     AppeasementCommand,
     AppeasementCreate,
+    AppeasementDecline,
     RefundCancelled,
     RefundReleased,
 )
@@ -30,6 +32,7 @@ from service.domain.errors import DomainError
 from service.service_layer.appeasements import (
     Appeasements,
     Caller,
+    DecideAppeasement,
     GrantAppeasement,
     RecordRefundOutcome,
 )
@@ -90,6 +93,15 @@ class CommandHandler:
         match message:
             case AppeasementCreate():
                 await self._grant(envelope, message.params.appeasement)
+            case AppeasementApprove() | AppeasementDecline():
+                decision = message.params
+                await self.appeasements.decide(DecideAppeasement(
+                    appeasement_id=decision.appeasement_id,
+                    decision="approve" if isinstance(message, AppeasementApprove) else "decline",
+                    caller=Caller(user=decision.user, role=decision.role),
+                    comment=decision.comment, channel="rpc", command_id=envelope.id,
+                    reply_topic=self.results_topic,
+                ))
             case RefundReleased() | RefundCancelled():
                 params = message.params
                 await self.appeasements.record_outcome(

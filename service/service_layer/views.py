@@ -53,12 +53,15 @@ def allocation_out(currency: Currency, pieces: Sequence[Piece]) -> list[Allocati
     ]
 
 
-def preview_out(order_id: str, currency: Currency, reason: str, allocation: Allocation) -> PreviewOut:
+def preview_out(
+    order_id: str, currency: Currency, reason: str, allocation: Allocation,
+    status: str = PENDING_RELEASE,
+) -> PreviewOut:
     total = allocation.total
     return PreviewOut(
         order_id=order_id, currency=currency.code, taxation=allocation.taxation, reason=reason,
         amount=currency.format(total.gross), totals=amounts_out(currency, total),
-        allocation=allocation_out(currency, allocation.pieces), status=PENDING_RELEASE,
+        allocation=allocation_out(currency, allocation.pieces), status=status,
     )
 
 

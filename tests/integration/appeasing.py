@@ -18,6 +18,7 @@ LEAD = bearer("lead-token")
 LEAD_2 = bearer("lead2-token")
 MANAGER = bearer("manager-token")
 INTERN = bearer("intern-token")
+LEAD_AS_AGENT = bearer("lead-as-agent-token")
 
 
 async def given_order(

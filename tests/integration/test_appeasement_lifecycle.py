@@ -120,7 +120,7 @@ async def test_the_published_event_has_the_contract_shape(api, publish, infra):
             "currency": "EUR", "amount": "99.80", "taxation": "gross",
             "allocation": [{"order_line": "L1", "bucket": "product", "gross": "99.80",
                             "net": "82.48", "tax": "17.32", "tax_rate": "21"}],
-            "customer": {"id": "C-1", "email": "ana@example.com", "language": "de_DE"},
+            "customer": {"id": f"C-{order_id}", "email": "ana@example.com", "language": "de_DE"},
             "refund_method": {"type": "original_payment", "payment_reference": "PAY-1"},
             "goodwill": {"goodwillReference": appeasement["id"], "goodwillDate": day,
                          "goodwillReason": "ARTICLE_DEFECTIVE",

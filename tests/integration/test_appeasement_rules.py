@@ -10,7 +10,7 @@ import pytest
 from schemas import consumed as wire
 from tests.builders import line, return_, unique
 from tests.conftest import balance_when, line_of
-from tests.integration.appeasing import AGENT, INTERN, MANAGER, given_order, grant
+from tests.integration.appeasing import INTERN, LEAD, MANAGER, given_order, grant
 
 pytestmark = pytest.mark.integration
 
@@ -54,8 +54,9 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], list, dict[str, Any], dic
      EU_LINES, {}, {"reason": "CUSTOMER_COMPLAINT", "which": "max_percent_of_order"}),
     ("REASON_LIMIT_EXCEEDED", {"reason": "OTHER", "amounts": {"product": "500.01"}}, MANAGER,
      EU_LINES, {}, {"limit": "500.00", "requested": "500.01", "which": "max_amount"}),
-    ("ROLE_LIMIT_EXCEEDED", {"reason": "ARTICLE_DEFECTIVE", "amounts": {"product": "150.00"}},
-     AGENT, EU_LINES, {}, {"role": "agent", "limit": "100.00", "requested": "150.00"}),
+    ("ROLE_LIMIT_EXCEEDED", {"reason": "ARTICLE_DEFECTIVE", "amounts": {"product": "1500.00"}},
+     LEAD, [line("L1", 1, "2000.00", "347.11")], {},
+     {"role": "lead", "limit": "1000.00", "requested": "1500.00"}),
     ("TAX_ONLY_REQUIRES_NET_TAXATION", {"reason": "OTHER", "amounts": {"tax": "1.00"}},
      MANAGER, EU_LINES, {}, {"taxation": "gross"}),
     ("TAX_WITH_OTHER_BUCKETS", {"reason": "OTHER", "amounts": {"tax": "1.00", "product": "1.00"}},
