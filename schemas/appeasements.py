@@ -146,3 +146,41 @@ class DecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     comment: str | None = Field(None, examples=["checked the photos"])
+
+
+class ClaimRequest(BaseModel):
+    """A reclamation on an order: all its lines, or those named."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(examples=["ARTICLE_DEFECTIVE"])
+    comment: str | None = Field(None, examples=["customer sent photos of the scratch"])
+    line_ids: list[str] | None = Field(None, description="Omitted: every line of the order")
+
+
+class CloseClaimRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str | None = None
+
+
+class ClaimAppeasementOut(BaseModel):
+    id: str
+    status: str
+    amount: str
+    currency: str
+
+
+class ClaimOut(BaseModel):
+    id: str
+    order_id: str
+    status: str = Field(description="OPEN or CLOSED; a closed claim is never reopened")
+    reason: str
+    comment: str | None
+    line_ids: list[str]
+    opened_by: str
+    opened_at: str
+    closed_by: str | None
+    closed_at: str | None
+    close_comment: str | None
+    appeasements: list[ClaimAppeasementOut]

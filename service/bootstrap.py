@@ -21,6 +21,7 @@ from service.entrypoints import http
 from service.entrypoints.consumers import register_commands, register_projection
 from service.entrypoints.publications import declare_publications
 from service.service_layer.appeasements import Appeasements
+from service.service_layer.claims import Claims
 from service.service_layer.commands import CommandHandler
 from service.service_layer.ingest import Projector
 from service.service_layer.relay import OutboxRelay
@@ -40,6 +41,7 @@ class Service:
     appeasements: Appeasements
     relay: OutboxRelay
     authenticator: Authenticator
+    claims: Claims
 
     @property
     def topics(self) -> list[str]:
@@ -120,7 +122,10 @@ def build_service(settings: Settings) -> Service:
         database, KafkaOutboxPublisher(broker), poll_seconds=settings.outbox_poll_seconds,
         max_backoff=settings.db_retry_max_seconds,
     )
-    return Service(settings, database, broker, projector, appeasements, relay, authenticator)
+    return Service(
+        settings, database, broker, projector, appeasements, relay, authenticator,
+        Claims(database, policy),
+    )
 
 
 def build_authenticator(settings: Settings) -> Authenticator:

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from schemas.api import BalanceOut, Problem
 from service.contracts import asyncapi_document
 from service.domain.errors import DomainError
-from service.entrypoints import appeasement_routes
+from service.entrypoints import appeasement_routes, claim_routes
 from service.service_layer.queries import order_balance
 
 PROBLEM_JSON = "application/problem+json"
@@ -104,7 +104,7 @@ class _Rendered:
 
 async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
-    status = STATUS_BY_CODE.get(error.code, 422)
+    status = getattr(error, "http_status", None) or STATUS_BY_CODE.get(error.code, 422)
     details = json.loads(json.dumps(error.details, default=str))
     reserved = set(Problem.model_fields)
     details = {f"{key}_value" if key in reserved else key: value for key, value in details.items()}
@@ -133,6 +133,7 @@ async def on_validation_error(request: Request, error: Exception) -> JSONRespons
 def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(appeasement_routes.router)
+    app.include_router(claim_routes.router)
     app.include_router(operations)
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

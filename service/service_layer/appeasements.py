@@ -34,6 +34,7 @@ from service.domain.money import Currency, InvalidAmount
 from service.domain.policy import Policy
 from service.domain.projection import OrderState
 from service.service_layer import ids
+from service.service_layer.claims import check_claim_open
 from service.service_layer.queries import OrderNotFound
 from service.service_layer.views import appeasement_out, iso, preview_out, refund_event
 
@@ -302,6 +303,8 @@ class Appeasements:
                 body = json.loads(held["first_response"])
                 await _reply_to(connection, command, result=body)
                 return Granted(body, replayed=True)
+            if command.request.claim_id is not None:
+                await check_claim_open(connection, command.request.claim_id, command.order_id)
             appeasement_id = command.credit_note_number or ids.appeasement_id()
             if await appeasements.exists(connection, appeasement_id):
                 raise IdempotencyKeyReused(

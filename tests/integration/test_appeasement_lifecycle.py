@@ -84,9 +84,11 @@ async def test_the_published_event_has_the_contract_shape(api, publish, infra):
     # given the scratched table order
     order_id = unique("SHAPE")
     await given_order(api, publish, order_id, TABLE_ORDER)
+    claim = (await api.post(f"/v1/orders/{order_id}/claims",
+                            json={"reason": "ARTICLE_DEFECTIVE"}, headers=AGENT)).json()["id"]
     # when 20 % of the table is granted by an agent
     response = await grant(api, order_id, {
-        "reason": "ARTICLE_DEFECTIVE", "comment": "scratch on top", "claim_id": "CLM-3",
+        "reason": "ARTICLE_DEFECTIVE", "comment": "scratch on top", "claim_id": claim,
         "invoice_reference": "INV-1234322", "lines": [{"line_id": "L1", "percent": "20"}],
     }, caller=AGENT)
     assert response.status_code == 201, response.text
@@ -116,7 +118,7 @@ async def test_the_published_event_has_the_contract_shape(api, publish, infra):
                                  "status": {"code": "PENDINGRELEASE"}}]}],
         "appeasement": {
             "id": appeasement["id"], "command_id": appeasement["command_id"], "role": "agent",
-            "approved_by": None, "claim_id": "CLM-3", "comment": "scratch on top",
+            "approved_by": None, "claim_id": claim, "comment": "scratch on top",
             "currency": "EUR", "amount": "99.80", "taxation": "gross",
             "allocation": [{"order_line": "L1", "bucket": "product", "gross": "99.80",
                             "net": "82.48", "tax": "17.32", "tax_rate": "21"}],
