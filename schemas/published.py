@@ -121,3 +121,23 @@ class AppeasementRefundUpdated(_Out):
     id: str
     method: Literal["magento.postsales.refund_management.updated"] = REFUND_UPDATED
     params: AppeasementRefundParams
+
+
+class OverCreditParams(_Out):
+    code: Literal["OVER_CREDIT"] = "OVER_CREDIT"
+    order_id: str
+    order_line: str
+    bucket: str | None = Field(examples=["product"])
+    amount: str = Field(description="Gross credited beyond what was paid", examples=["19.95"])
+    currency: str = Field(examples=["EUR"])
+    credit_note_number: str = Field(description="The OMS refund that landed on appeased money")
+    appeasement_ids: list[str] = Field(description="Appeasements holding money on that line")
+
+
+class OverCreditAlert(_Out):
+    """An OMS refund landed on appeased money: the line was credited twice."""
+
+    jsonrpc: Literal["2.0"] = "2.0"
+    id: str
+    method: Literal["appeasement.alert"] = "appeasement.alert"
+    params: OverCreditParams

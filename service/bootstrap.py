@@ -47,7 +47,8 @@ class Service:
     def topics(self) -> list[str]:
         settings = self.settings
         return [
-            *CONSUMED, *COMMANDS, settings.command_results_topic, settings.dead_letter_topic
+            *CONSUMED, *COMMANDS, settings.command_results_topic, settings.alerts_topic,
+            settings.dead_letter_topic,
         ]
 
     async def start(self) -> None:
@@ -96,6 +97,7 @@ def build_service(settings: Settings) -> Service:
         settings.projection_rules(),
         KafkaDeadLetters(broker, settings.dead_letter_topic),
         max_backoff=settings.db_retry_max_seconds,
+        alerts_topic=settings.alerts_topic,
     )
     register_projection(
         broker,
@@ -115,7 +117,7 @@ def build_service(settings: Settings) -> Service:
         group_id=settings.command_consumer_group,
     )
     declare_publications(
-        broker, results_topic=settings.command_results_topic,
+        broker, results_topic=settings.command_results_topic, alerts_topic=settings.alerts_topic,
         dead_letter_topic=settings.dead_letter_topic,
     )
     relay = OutboxRelay(

@@ -12,7 +12,7 @@ from faststream.specification import AsyncAPI
 from schemas.commands import COMMANDS, CommandResult
 from schemas.consumed import CONSUMED
 from schemas.examples import command_examples, consumed_examples
-from schemas.published import REFUND_UPDATED, AppeasementRefundUpdated
+from schemas.published import REFUND_UPDATED, AppeasementRefundUpdated, OverCreditAlert
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 DOC_SETTINGS = {"database_url": "postgresql://localhost/appeasement",
@@ -51,11 +51,18 @@ def render() -> dict[str, str]:
         **{f"commands/{method}": model for method, model in COMMANDS.items()},
         f"published/{REFUND_UPDATED}": AppeasementRefundUpdated,
         f"published/{results}": CommandResult,
+        f"published/{settings.alerts_topic}": OverCreditAlert,
     }
     examples = {
         **{f"consumed/{method}": example for method, example in consumed_examples().items()},
         **{f"commands/{method}": example for method, example in command_examples().items()},
         **published_examples(settings.service_name, results),
+        f"published/{settings.alerts_topic}": OverCreditAlert.model_validate({
+            "id": "9a1b7c2d-0000-4000-8000-000000000003",
+            "params": {"order_id": "000012345", "order_line": "L2", "bucket": "product",
+                       "amount": "19.95", "currency": "EUR", "credit_note_number": "CN-5001",
+                       "appeasement_ids": ["APP-01JD3Y8ZS"]},
+        }).model_dump(mode="json"),
     }
     files = {f"json-schema/{name}.json": _dump(m.model_json_schema()) for name, m in schemas.items()}
     files.update({f"examples/{name}.json": _dump(example) for name, example in examples.items()})

@@ -31,3 +31,6 @@ TRANSITIONS = Counter(
 )
 OUTBOX_PUBLISHED = Counter("appeasement_outbox_published_total", "Outbox messages published")
 OUTBOX_ERRORS = Counter("appeasement_outbox_errors_total", "Outbox publications that failed")
+OVER_CREDIT_ALERTS = Counter(
+    "appeasement_over_credit_alerts_total", "OMS refunds that landed on appeased money"
+)

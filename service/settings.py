@@ -51,6 +51,7 @@ class Settings(BaseSettings):
 
     command_consumer_group: str = "appeasement-commands"
     command_results_topic: str = "appeasement.command_results"
+    alerts_topic: str = "appeasement.alerts"
     outbox_poll_seconds: float = 1.0
 
     captured_statuses: list[str] = ["CAPTURED", "PAID", "SETTLED", "INVOICED"]

@@ -222,3 +222,27 @@ async def rejections(connection: asyncpg.Connection, order_id: str) -> list[dict
         {**dict(row), "details": json.loads(row["details"])}
         for row in await connection.fetch(SELECT_REJECTIONS, order_id)
     ]
+
+
+APPEASED_BY_LINE_MANY = """
+SELECT a.order_id, al.order_line, sum(al.gross_minor) AS gross, sum(al.tax_minor) AS tax,
+       array_agg(DISTINCT a.appeasement_id ORDER BY a.appeasement_id) AS appeasement_ids
+FROM appeasement_allocations al
+JOIN appeasements a USING (appeasement_id)
+WHERE a.order_id = ANY($1) AND a.status = ANY($2)
+GROUP BY a.order_id, al.order_line
+"""
+
+
+async def appeased_for_orders(
+    connection: asyncpg.Connection, order_ids: Sequence[str]
+) -> tuple[dict[str, dict[str, Amounts]], dict[tuple[str, str], list[str]]]:
+    """Appeased amounts by order and line, and which appeasements hold them."""
+    amounts: dict[str, dict[str, Amounts]] = {}
+    holders: dict[tuple[str, str], list[str]] = {}
+    for row in await connection.fetch(APPEASED_BY_LINE_MANY, list(order_ids), list(HOLDS_MONEY)):
+        amounts.setdefault(row["order_id"], {})[row["order_line"]] = Amounts(
+            int(row["gross"]), int(row["tax"])
+        )
+        holders[(row["order_id"], row["order_line"])] = list(row["appeasement_ids"])
+    return amounts, holders

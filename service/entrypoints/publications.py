@@ -6,10 +6,12 @@ Messages themselves leave through the outbox relay; these declarations carry the
 from faststream.kafka import KafkaBroker
 
 from schemas.commands import CommandResult
-from schemas.published import REFUND_UPDATED, AppeasementRefundUpdated
+from schemas.published import REFUND_UPDATED, AppeasementRefundUpdated, OverCreditAlert
 
 
-def declare_publications(broker: KafkaBroker, *, results_topic: str, dead_letter_topic: str) -> None:
+def declare_publications(
+    broker: KafkaBroker, *, results_topic: str, alerts_topic: str, dead_letter_topic: str
+) -> None:
     broker.publisher(
         REFUND_UPDATED,
         title="appeasement-refunds",
@@ -22,6 +24,13 @@ def declare_publications(broker: KafkaBroker, *, results_topic: str, dead_letter
         title="command-results",
         description="The JSON-RPC response to each appeasement command, with the command's id",
         schema=CommandResult,
+    )
+    broker.publisher(
+        alerts_topic,
+        title="alerts",
+        description="OVER_CREDIT: an OMS refund landed on money already appeased; the balance "
+        "clamps at zero and the OMS can net it off",
+        schema=OverCreditAlert,
     )
     broker.publisher(
         dead_letter_topic,

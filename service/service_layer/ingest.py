@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 import structlog
 
 from schemas.envelope import Envelope, WireError, read_envelope
 from service import metrics
+from service.adapters import appeasement_repo, outbox
 from service.adapters import projection_repo as repo
 from service.adapters.db import TRANSIENT_ERRORS
-from service.domain.events import OmsEvent
+from service.domain.events import OmsEvent, OmsRefundUpdated
+from service.domain.money import Currency
+from service.domain.over_credit import newly_over_credited, over_credit
+from service.domain.projection import OrderState
 from service.domain.projection import ProjectionRules
+from service.service_layer import ids
 from service.service_layer.translate import to_event
 
 log = structlog.get_logger(__name__)
@@ -66,12 +72,14 @@ class Projector:
         *,
         consumer: str = "projection",
         max_backoff: float = 30.0,
+        alerts_topic: str | None = None,
     ) -> None:
         self._database = database
         self._rules = rules
         self._dead_letters = dead_letters
         self._consumer = consumer
         self._max_backoff = max_backoff
+        self._alerts_topic = alerts_topic
 
     async def handle(self, records: Sequence[InboundRecord]) -> None:
         readable: list[_Readable] = []
@@ -123,17 +131,66 @@ class Projector:
             )
             fresh = [item for item in firsts.values() if item.envelope.id in new_ids]
             states = await repo.lock_orders(connection, {item.event.order_id for item in fresh})
+            refunded = sorted({i.event.order_id for i in fresh if self._watches(i.event)})
+            appeased, holders = (
+                await appeasement_repo.appeased_for_orders(connection, refunded)
+                if refunded else ({}, {})
+            )
             outcomes = []
+            alerts: list[dict[str, Any]] = []
             for item in fresh:
-                applied = states[item.event.order_id].apply(item.event, self._rules)
+                state = states[item.event.order_id]
+                watched = self._watches(item.event)
+                before = over_credit(state, appeased.get(state.order_id, {})) if watched else {}
+                applied = state.apply(item.event, self._rules)
                 outcomes.append((item, "applied" if applied else "ignored"))
+                if watched and applied:
+                    after = over_credit(state, appeased.get(state.order_id, {}))
+                    for line_id, amount in newly_over_credited(before, after).items():
+                        alerts.append(self._alert(
+                            state, line_id, amount, item.event,
+                            holders.get((state.order_id, line_id), []),
+                        ))
             await repo.save_orders(connection, states.values())
+            for alert in alerts:
+                await outbox.add(
+                    connection, topic=self._alerts_topic or "", key=alert["params"]["order_id"],
+                    message_id=alert["id"], payload=json.dumps(alert),
+                )
         for item, outcome in outcomes:
             self._log_outcome(item, outcome)
+        for alert in alerts:
+            metrics.OVER_CREDIT_ALERTS.inc()
+            log.warning("over-credit: an OMS refund landed on appeased money",
+                        **{k: v for k, v in alert["params"].items() if k != "code"})
         applied_ids = {id(item) for item in fresh}
         for item in items:
             if id(item) not in applied_ids:
                 self._log_outcome(item, "duplicate")
+
+    def _watches(self, event: OmsEvent) -> bool:
+        return (
+            self._alerts_topic is not None
+            and isinstance(event, OmsRefundUpdated)
+            and event.client != self._rules.service_name
+        )
+
+    @staticmethod
+    def _alert(
+        state: OrderState, line_id: str, amount: int, event: OmsEvent, holders: list[str]
+    ) -> dict[str, Any]:
+        assert isinstance(event, OmsRefundUpdated)
+        currency = Currency.of(state.currency)
+        line = state.lines.get(line_id)
+        return {
+            "jsonrpc": "2.0", "id": ids.message_id(), "method": "appeasement.alert",
+            "params": {
+                "code": "OVER_CREDIT", "order_id": state.order_id, "order_line": line_id,
+                "bucket": line.bucket if line else None, "amount": currency.format(amount),
+                "currency": currency.code, "credit_note_number": event.credit_note_number,
+                "appeasement_ids": holders,
+            },
+        }
 
     def _log_outcome(self, item: _Readable, outcome: str) -> None:
         metrics.MESSAGES.labels(item.envelope.method, outcome).inc()
