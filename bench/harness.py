@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from service.bootstrap import Service, build_service
+from service.adapters.sealing import new_key
 from service.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from service.logging import configure_logging
 from service.settings import Settings
@@ -25,6 +26,7 @@ async def embedded_parts() -> AsyncIterator[Settings]:
         try:
             settings = Settings(
                 auth_tokens_file=tokens,
+                bank_details_key=new_key(),
                 database_url=postgres.start(),
                 kafka_bootstrap_servers=kafka.start(),
                 consumer_group=f"bench-{uuid.uuid4().hex[:6]}",

@@ -32,6 +32,10 @@ def run() -> None:
     configure_logging(settings.log_level, settings.log_format)
     _check_policy(settings.policy_file)
     demo_tokens = _embedded_tokens(settings)
+    if not settings.bank_details_key:
+        from service.adapters.sealing import key_file
+
+        settings.bank_details_key = key_file(settings.run_dir / "bank_details.key")
     postgres = kafka = None
     try:
         if not settings.database_url:
@@ -181,10 +185,12 @@ def _serve(settings: Settings) -> None:
     from service.adapters.auth import AuthConfigError
     from service.bootstrap import create_app
 
+    from service.adapters.sealing import SealingKeyError
+
     try:
         app = create_app(settings)
-    except AuthConfigError as error:
-        typer.echo(f"authentication is not configured: {error}", err=True)
+    except (AuthConfigError, SealingKeyError) as error:
+        typer.echo(f"the service cannot start: {error}", err=True)
         raise typer.Exit(2) from None
     config = uvicorn.Config(
         app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
@@ -219,6 +225,14 @@ def token(
     settings = Settings()
     path = file or settings.auth_tokens_file or settings.run_dir / "tokens.toml"
     typer.echo(add_token(path, user, role))
+
+
+@cli.command(name="bank-key")
+def bank_key() -> None:
+    """Print a new key for BANK_DETAILS_KEY (Fernet: 32 url-safe base64-encoded bytes)."""
+    from service.adapters.sealing import new_key
+
+    typer.echo(new_key())
 
 
 def _embedded_tokens(settings: Settings) -> dict[str, str]:

@@ -17,6 +17,7 @@ from service.adapters.auth import Authenticator, load_tokens
 from service.adapters.db import Database, migrate
 from service.adapters.kafka import KafkaDeadLetters, KafkaOutboxPublisher, ensure_topics
 from service.adapters.policy_file import load_policy
+from service.adapters.sealing import Sealer, SealingKeyError
 from service.entrypoints import http
 from service.entrypoints.consumers import register_commands, register_projection
 from service.entrypoints.publications import declare_publications
@@ -107,7 +108,17 @@ def build_service(settings: Settings) -> Service:
         batch_timeout_ms=settings.consumer_batch_timeout_ms,
     )
     dead_letters = KafkaDeadLetters(broker, settings.dead_letter_topic)
-    appeasements = Appeasements(database, policy, service_name=settings.service_name)
+    if not settings.bank_details_key:
+        raise SealingKeyError(
+            "BANK_DETAILS_KEY is not set: bank details are sealed at rest with it. Make one "
+            "with `python -m service bank-key` and keep it in your secret store "
+            "(`make run` makes one in RUN_DIR by itself)"
+        )
+    sealer = Sealer(settings.bank_details_key)
+    appeasements = Appeasements(
+        database, policy, service_name=settings.service_name, sealer=sealer,
+        refund_unable=frozenset(settings.refund_unable_payment_methods),
+    )
     register_commands(
         broker,
         CommandHandler(
@@ -121,7 +132,8 @@ def build_service(settings: Settings) -> Service:
         dead_letter_topic=settings.dead_letter_topic,
     )
     relay = OutboxRelay(
-        database, KafkaOutboxPublisher(broker), poll_seconds=settings.outbox_poll_seconds,
+        database, KafkaOutboxPublisher(broker), opener=sealer,
+        poll_seconds=settings.outbox_poll_seconds,
         max_backoff=settings.db_retry_max_seconds,
     )
     return Service(

@@ -17,7 +17,8 @@ from schemas.published import REFUND_UPDATED, AppeasementRefundUpdated, OverCred
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 DOC_SETTINGS = {"database_url": "postgresql://localhost/appeasement",
                 "kafka_bootstrap_servers": "localhost:9092",
-                "auth_jwt_key": "documentation-only"}
+                "auth_jwt_key": "documentation-only",
+                "bank_details_key": "ZG9jdW1lbnRhdGlvbi1vbmx5LWtleS0zMi1ieXRlcyE="}
 
 
 def asyncapi_document(broker: KafkaBroker, version: str) -> dict[str, Any]:

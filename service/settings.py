@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     auth_jwt_audience: str | None = None
     auth_jwt_issuer: str | None = None
 
+    bank_details_key: str | None = Field(
+        None, description="Fernet key sealing bank details at rest; `make run` makes one"
+    )
+    refund_unable_payment_methods: list[str] = Field(
+        ["cod"], description="Payment methods that cannot refund: bank transfer needed"
+    )
+
     command_consumer_group: str = "appeasement-commands"
     command_results_topic: str = "appeasement.command_results"
     alerts_topic: str = "appeasement.alerts"

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord, TopicPartition
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 
 from service.bootstrap import create_app
@@ -38,6 +39,7 @@ TOKENS = {
     "lead-as-agent-token": ("lead-7", "agent"),
 }
 JWT_SECRET = "test-secret-that-is-long-enough-for-hs256"
+BANK_KEY = Fernet.generate_key().decode()
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -53,6 +55,7 @@ def settings(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Settings
     ))
     return Settings(
         auth_tokens_file=tokens,
+        bank_details_key=BANK_KEY,
         auth_jwt_key=JWT_SECRET,
         auth_jwt_audience="appeasement",
         database_url=infra.database_url,

@@ -36,8 +36,10 @@ EXISTS = "SELECT 1 FROM appeasements WHERE appeasement_id = $1"
 INSERT_APPEASEMENT = """
 INSERT INTO appeasements (appeasement_id, order_id, channel, idempotency_key, request_hash,
     command_id, status, reason, comment, claim_id, invoice_reference, refund_method,
-    requested_by, role, currency, taxation, amount_minor, first_response, customer_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+    requested_by, role, currency, taxation, amount_minor, first_response, customer_id,
+    bank_details)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+    $20)
 """
 SET_FIRST_RESPONSE = "UPDATE appeasements SET first_response = $2 WHERE appeasement_id = $1"
 INSERT_ALLOCATION = """
@@ -111,7 +113,7 @@ async def insert(
         row["request_hash"], row["command_id"], row["status"], row["reason"], row["comment"],
         row["claim_id"], row["invoice_reference"], _json(row["refund_method"]),
         row["requested_by"], row["role"], row["currency"], row["taxation"],
-        row["amount_minor"], "{}", row.get("customer_id"),
+        row["amount_minor"], "{}", row.get("customer_id"), row.get("bank_details"),
     )
     await connection.executemany(
         INSERT_ALLOCATION,

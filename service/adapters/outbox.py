@@ -9,7 +9,7 @@ import asyncpg
 NOTIFY_CHANNEL = "appeasement_outbox"
 
 ADD = """
-INSERT INTO outbox (topic, key, message_id, payload) VALUES ($1, $2, $3, $4)
+INSERT INTO outbox (topic, key, message_id, payload, sealed) VALUES ($1, $2, $3, $4, $5)
 """
 NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
 
@@ -23,7 +23,7 @@ WITH heads AS MATERIALIZED (
 ), mine AS MATERIALIZED (
     SELECT key FROM heads WHERE pg_try_advisory_xact_lock(hashtextextended('outbox:' || key, 0))
 )
-SELECT o.id, o.topic, o.key, o.message_id, o.payload
+SELECT o.id, o.topic, o.key, o.message_id, o.payload, o.sealed
 FROM outbox o JOIN mine USING (key)
 WHERE o.published_at IS NULL
 ORDER BY o.id
@@ -35,10 +35,14 @@ PENDING = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
 
 
 async def add(
-    connection: asyncpg.Connection, *, topic: str, key: str, message_id: str, payload: str
+    connection: asyncpg.Connection, *, topic: str, key: str, message_id: str, payload: str,
+    sealed: bool = False,
 ) -> None:
-    """Queue a message in the caller's transaction; relays are woken when it commits."""
-    await connection.execute(ADD, topic, key, message_id, payload)
+    """Queue a message in the caller's transaction; relays are woken when it commits.
+
+    A `sealed` payload was encrypted by the caller; the relay opens it to publish it.
+    """
+    await connection.execute(ADD, topic, key, message_id, payload, sealed)
     await connection.execute(NOTIFY)
 
 

@@ -14,6 +14,7 @@ import structlog
 from schemas.appeasements import (
     AppeasementOut,
     AppeasementRequest,
+    RefundMethod,
     OrderAppeasementsOut,
     PreviewOut,
     RejectionOut,
@@ -23,9 +24,11 @@ from schemas.published import REFUND_UPDATED
 from service import metrics
 from service.adapters import appeasement_repo as appeasements
 from service.adapters import outbox
+from service.adapters.sealing import Sealer
 from service.adapters import projection_repo as orders
 from service.domain.appeasement import AmountsAsk, Ask, LineAsk, LinesAsk, PercentAsk, UnknownLine
 from service.domain.balance import compute_balance
+from service.domain.bank import BankDetailsRequired, check_bank_account, refund_needs_transfer
 from service.domain.errors import DomainError
 from service.domain.approval import check_may_decide
 from service.domain.grant import Decision, decide
@@ -110,10 +113,14 @@ class Appeasements:
         policy: Policy,
         *,
         service_name: str,
+        sealer: Sealer,
+        refund_unable: frozenset[str] = frozenset({"cod"}),
         refund_topic: str = REFUND_UPDATED,
     ) -> None:
         self._database = database
         self._policy = policy
+        self._sealer = sealer
+        self._refund_unable = frozenset(method.lower() for method in refund_unable)
         self._service_name = service_name
         self._refund_topic = refund_topic
 
@@ -129,6 +136,7 @@ class Appeasements:
             appeased = await appeasements.appeased_by_line(connection, order_id)
             already = await appeasements.amount_on_order(connection, order_id)
             for_customer = await self._for_customer(connection, order, caller)
+        self._refund_method(order, request.refund_method)
         decision = self._decide(order, appeased, already, request, caller, for_customer)
         currency = Currency.of(order.currency)
         return preview_out(
@@ -305,6 +313,7 @@ class Appeasements:
                 return Granted(body, replayed=True)
             if command.request.claim_id is not None:
                 await check_claim_open(connection, command.request.claim_id, command.order_id)
+            refund_method, bank_details = self._refund_method(order, command.request.refund_method)
             appeasement_id = command.credit_note_number or ids.appeasement_id()
             if await appeasements.exists(connection, appeasement_id):
                 raise IdempotencyKeyReused(
@@ -327,8 +336,8 @@ class Appeasements:
                     "status": decision.status, "reason": request.reason,
                     "comment": request.comment, "claim_id": request.claim_id,
                     "invoice_reference": request.invoice_reference,
-                    "refund_method": request.refund_method.model_dump(exclude_none=True)
-                    if request.refund_method else None,
+                    "refund_method": refund_method,
+                    "bank_details": bank_details,
                     "requested_by": command.caller.user, "role": command.caller.role,
                     "currency": order.currency, "taxation": decision.allocation.taxation,
                     "amount_minor": decision.allocation.total.gross,
@@ -376,15 +385,38 @@ class Appeasements:
         status_reason: str,
     ) -> dict[str, Any]:
         record = (await appeasements.load(connection, [appeasement_id]))[0]
+        sealed = record.get("bank_details")
         event = refund_event(
-            record, order, event_id=ids.message_id(), status_reason=status_reason,
+            {**record, "refund_method": self._sealer.open_json(sealed)} if sealed else record,
+            order, event_id=ids.message_id(), status_reason=status_reason,
             service_name=self._service_name,
         )
+        payload = event.model_dump_json()
         await outbox.add(
             connection, topic=self._refund_topic, key=order.order_id, message_id=event.id,
-            payload=event.model_dump_json(),
+            payload=self._sealer.seal(payload) if sealed else payload, sealed=bool(sealed),
         )
         return record
+
+    def _refund_method(
+        self, order: OrderState, method: RefundMethod | None
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """What is shown of the refund method, and the bank details sealed for the PSP."""
+        if method is None or method.type != "bank_transfer":
+            if refund_needs_transfer(order.payment_method, self._refund_unable):
+                raise BankDetailsRequired(
+                    f"order {order.order_id} was paid by {order.payment_method}, which cannot "
+                    "refund: give refund_method bank_transfer with account_owner, iban and bic",
+                    payment_method=order.payment_method,
+                )
+            return (method.model_dump(exclude_none=True) if method else None), None
+        account = check_bank_account(method.account_owner, method.iban, method.bic)
+        shown = {"type": "bank_transfer", "iban": account.masked_iban, "bic": account.bic}
+        sealed = self._sealer.seal_json({
+            "type": "bank_transfer", "account_owner": account.account_owner,
+            "iban": account.iban, "bic": account.bic,
+        })
+        return shown, sealed
 
     async def _reject(self, command: GrantAppeasement, error: DomainError) -> None:
         await self.refuse(

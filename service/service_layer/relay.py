@@ -25,6 +25,10 @@ class Publisher(Protocol):
     async def publish(self, topic: str, key: str, payload: bytes, message_id: str) -> None: ...
 
 
+class Opener(Protocol):
+    def open(self, token: str) -> str: ...
+
+
 class PoolSource(Protocol):
     dsn: str
 
@@ -38,6 +42,7 @@ class OutboxRelay:
         database: PoolSource,
         publisher: Publisher,
         *,
+        opener: Opener | None = None,
         poll_seconds: float = 1.0,
         keys_per_round: int = 100,
         messages_per_round: int = 500,
@@ -45,6 +50,7 @@ class OutboxRelay:
     ) -> None:
         self._database = database
         self._publisher = publisher
+        self._opener = opener
         self._poll_seconds = poll_seconds
         self._keys = keys_per_round
         self._limit = messages_per_round
@@ -81,8 +87,12 @@ class OutboxRelay:
                 if row["key"] in failed_keys:
                     continue
                 try:
+                    payload = row["payload"]
+                    if row["sealed"]:
+                        assert self._opener is not None, "a sealed message needs an opener"
+                        payload = self._opener.open(payload)
                     await self._publisher.publish(
-                        row["topic"], row["key"], row["payload"].encode(), row["message_id"]
+                        row["topic"], row["key"], payload.encode(), row["message_id"]
                     )
                 except Exception as error:  # noqa: BLE001 - kept for the next round
                     failed_keys.add(row["key"])

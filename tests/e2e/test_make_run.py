@@ -98,3 +98,17 @@ def test_run_refuses_a_bad_policy_file_and_names_the_key(tmp_path):
     assert run.returncode == 2
     assert "roles.agent.max_per_appeasement" in run.stderr
     assert not (tmp_path / "run" / "pgdata").exists()
+
+
+def test_serve_refuses_to_start_without_a_bank_details_key(tmp_path):
+    # given a deployment with its own database, broker and JWT key, but no BANK_DETAILS_KEY
+    env = {k: v for k, v in os.environ.items() if k != "BANK_DETAILS_KEY"}
+    env.update(DATABASE_URL="postgresql://db.invalid/appeasement",
+               KAFKA_BOOTSTRAP_SERVERS="kafka.invalid:9092", AUTH_JWT_KEY="s" * 40)
+    # when the service is started
+    serve = subprocess.run([sys.executable, "-m", "service", "serve"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=60)
+    # then it refuses, saying how to make a key
+    assert serve.returncode == 2
+    assert "BANK_DETAILS_KEY is not set" in serve.stderr
+    assert "python -m service bank-key" in serve.stderr
