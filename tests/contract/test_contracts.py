@@ -7,7 +7,7 @@ import json
 from schemas.commands import COMMANDS, AppeasementCreate, CommandResult
 from schemas.consumed import CONSUMED
 from schemas.envelope import read_envelope
-from schemas.published import REFUND_UPDATED, AppeasementRefundUpdated
+from schemas.published import REFUND_UPDATED, AppeasementRefundUpdated, OverCreditAlert
 from service import contracts
 from service.service_layer.commands import to_request
 from service.service_layer.translate import to_event
@@ -48,6 +48,8 @@ def test_published_examples_follow_their_schemas():
     refund = AppeasementRefundUpdated.model_validate(event).params.refund
     assert refund.refund_type == "Appeasement"
     assert refund.appeasement.amount == "99.80"
+    alert = json.loads((EXAMPLES / "published" / "appeasement.alerts.json").read_text())
+    assert OverCreditAlert.model_validate(alert).params.code == "OVER_CREDIT"
     for name in ("appeasement.command_results", "appeasement.command_results.error"):
         reply = CommandResult.model_validate_json((EXAMPLES / "published" / f"{name}.json").read_text())
         assert (reply.result is None) != (reply.error is None)
@@ -57,7 +59,7 @@ def test_asyncapi_documents_every_topic_in_and_out():
     document = json.loads((contracts.CONTRACTS_DIR / "asyncapi.json").read_text())
     addresses = {channel["address"] for channel in document["channels"].values()}
     assert set(CONSUMED) | set(COMMANDS) | {
-        "appeasement.command_results", "appeasement.dead_letter"
+        "appeasement.command_results", "appeasement.alerts", "appeasement.dead_letter"
     } <= addresses
     actions = {operation["action"] for operation in document["operations"].values()}
     assert actions == {"receive", "send"}
@@ -70,6 +72,11 @@ def test_openapi_documents_the_appeasement_api():
         "/v1/orders/{order_id}/appeasements/preview",
         "/v1/orders/{order_id}/appeasements",
         "/v1/appeasements/{appeasement_id}",
+        "/v1/appeasements/{appeasement_id}/approve",
+        "/v1/appeasements/{appeasement_id}/decline",
+        "/v1/orders/{order_id}/claims",
+        "/v1/claims/{claim_id}/close",
     } <= set(document["paths"])
+    assert "HTTPBearer" in document["components"]["securitySchemes"]
     grant = document["paths"]["/v1/orders/{order_id}/appeasements"]["post"]
     assert {"201", "200", "409", "422"} <= set(grant["responses"])
