@@ -12,13 +12,6 @@ from service.domain.appeasement import Piece
 from service.domain.balance import Amounts
 from service.domain.lifecycle import HOLDS_MONEY
 
-APPEASED_BY_LINE = """
-SELECT al.order_line, sum(al.gross_minor) AS gross, sum(al.tax_minor) AS tax
-FROM appeasement_allocations al
-JOIN appeasements a USING (appeasement_id)
-WHERE a.order_id = $1 AND a.status = ANY($2)
-GROUP BY al.order_line
-"""
 AMOUNT_ON_ORDER = """
 SELECT coalesce(sum(amount_minor), 0) FROM appeasements WHERE order_id = $1 AND status = ANY($2)
 """
@@ -58,7 +51,7 @@ UPDATE appeasements SET status = $2, approved_by = coalesce($3, approved_by), up
 WHERE appeasement_id = $1
 """
 LOCK_APPEASEMENT = "SELECT * FROM appeasements WHERE appeasement_id = $1 FOR UPDATE"
-SELECT_APPEASEMENT = "SELECT * FROM appeasements WHERE appeasement_id = $1"
+SELECT_APPEASEMENTS = "SELECT * FROM appeasements WHERE appeasement_id = ANY($1) ORDER BY created_at, appeasement_id"
 SELECT_FOR_ORDER = "SELECT * FROM appeasements WHERE order_id = $1 ORDER BY created_at, appeasement_id"
 SELECT_ALLOCATIONS = """
 SELECT * FROM appeasement_allocations WHERE appeasement_id = ANY($1) ORDER BY appeasement_id, position
@@ -74,8 +67,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 
 
 async def appeased_by_line(connection: asyncpg.Connection, order_id: str) -> dict[str, Amounts]:
-    rows = await connection.fetch(APPEASED_BY_LINE, order_id, list(HOLDS_MONEY))
-    return {row["order_line"]: Amounts(int(row["gross"]), int(row["tax"])) for row in rows}
+    amounts, _ = await appeased_for_orders(connection, [order_id])
+    return amounts.get(order_id, {})
 
 
 async def amount_on_order(connection: asyncpg.Connection, order_id: str) -> int:
@@ -182,7 +175,7 @@ async def load(
     if order_id is not None:
         rows = await connection.fetch(SELECT_FOR_ORDER, order_id)
     else:
-        rows = [r for i in appeasement_ids or () if (r := await connection.fetchrow(SELECT_APPEASEMENT, i))]
+        rows = await connection.fetch(SELECT_APPEASEMENTS, list(appeasement_ids or ()))
     ids = [row["appeasement_id"] for row in rows]
     allocations: dict[str, list[asyncpg.Record]] = {}
     for row in await connection.fetch(SELECT_ALLOCATIONS, ids):

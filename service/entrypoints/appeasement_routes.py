@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -124,10 +124,7 @@ async def approve(
     appeasement_id: str, who: CallerDep, service: AppeasementsDep,
     body: DecisionRequest | None = None,
 ) -> JSONResponse:
-    decided = await service.decide(DecideAppeasement(
-        appeasement_id, "approve", who, comment=body.comment if body else None,
-    ))
-    return JSONResponse(decided)
+    return await _decide(service, appeasement_id, "approve", who, body)
 
 
 @router.post(
@@ -140,7 +137,14 @@ async def decline(
     appeasement_id: str, who: CallerDep, service: AppeasementsDep,
     body: DecisionRequest | None = None,
 ) -> JSONResponse:
+    return await _decide(service, appeasement_id, "decline", who, body)
+
+
+async def _decide(
+    service: Appeasements, appeasement_id: str, decision: Literal["approve", "decline"],
+    who: Caller, body: DecisionRequest | None,
+) -> JSONResponse:
     decided = await service.decide(DecideAppeasement(
-        appeasement_id, "decline", who, comment=body.comment if body else None,
+        appeasement_id, decision, who, comment=body.comment if body else None,
     ))
     return JSONResponse(decided)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
-from pydantic import WithJsonSchema
+from pydantic import BaseModel, WithJsonSchema
 
 from schemas.commands import COMMANDS
 from schemas.consumed import CONSUMED
@@ -40,6 +40,20 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     return resolve(schema)
 
 
+def _documented_bytes(title: str, description: str, models: dict[str, type[BaseModel]]) -> Any:
+    """Raw bytes for the handler, documented in AsyncAPI as one of the wire models."""
+    return Annotated[
+        bytes,
+        WithJsonSchema(
+            {
+                "title": title,
+                "description": description,
+                "oneOf": [inline_refs(model.model_json_schema()) for model in models.values()],
+            }
+        ),
+    ]
+
+
 def register_projection(
     broker: KafkaBroker,
     projector: Projector,
@@ -53,16 +67,9 @@ def register_projection(
     Offsets are committed after the handler returns, that is after the database commit;
     on an error the batch is sought back and read again.
     """
-    Payload = Annotated[
-        bytes,
-        WithJsonSchema(
-            {
-                "title": "MCOM message",
-                "description": "A JSON-RPC 2.0 message whose method is the topic name",
-                "oneOf": [inline_refs(model.model_json_schema()) for model in CONSUMED.values()],
-            }
-        ),
-    ]
+    Payload = _documented_bytes(
+        "MCOM message", "A JSON-RPC 2.0 message whose method is the topic name", CONSUMED
+    )
 
     async def project_oms_events(bodies: list[Payload], message: KafkaMessage) -> None:  # type: ignore[valid-type]
         await projector.handle([inbound(record) for record in message.raw_message])
@@ -89,16 +96,9 @@ def register_commands(
     One group for all of them, so a start costs one group join; each record's offset is
     committed after its decision (and the reply in the outbox) is committed.
     """
-    Payload = Annotated[
-        bytes,
-        WithJsonSchema(
-            {
-                "title": "Command",
-                "description": "A JSON-RPC 2.0 command whose method is the topic name",
-                "oneOf": [inline_refs(model.model_json_schema()) for model in COMMANDS.values()],
-            }
-        ),
-    ]
+    Payload = _documented_bytes(
+        "Command", "A JSON-RPC 2.0 command whose method is the topic name", COMMANDS
+    )
 
     async def handle_commands(body: Payload, message: KafkaMessage) -> None:  # type: ignore[valid-type]
         await handler.handle(inbound(message.raw_message))

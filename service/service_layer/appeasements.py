@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import asyncpg
 import structlog
@@ -38,6 +38,7 @@ from service.domain.policy import Policy
 from service.domain.projection import OrderState
 from service.service_layer import ids
 from service.service_layer.claims import check_claim_open
+from service.service_layer.ingest import PoolSource
 from service.service_layer.queries import OrderNotFound
 from service.service_layer.views import appeasement_out, iso, preview_out, refund_event
 
@@ -97,11 +98,6 @@ class IdempotencyKeyReused(DomainError):
 
 class AppeasementNotFound(DomainError):
     code = "APPEASEMENT_NOT_FOUND"
-
-
-class PoolSource(Protocol):
-    @property
-    def pool(self) -> asyncpg.Pool: ...
 
 
 class Appeasements:
@@ -315,7 +311,7 @@ class Appeasements:
                 await check_claim_open(connection, command.request.claim_id, command.order_id)
             refund_method, bank_details = self._refund_method(order, command.request.refund_method)
             appeasement_id = command.credit_note_number or ids.appeasement_id()
-            if await appeasements.exists(connection, appeasement_id):
+            if command.credit_note_number and await appeasements.exists(connection, appeasement_id):
                 raise IdempotencyKeyReused(
                     f"credit note number {appeasement_id} is already used",
                     credit_note_number=appeasement_id,

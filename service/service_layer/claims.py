@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
 import structlog
@@ -15,6 +15,7 @@ from service.domain.errors import DomainError
 from service.domain.money import Currency
 from service.domain.policy import Policy
 from service.service_layer import ids
+from service.service_layer.ingest import PoolSource
 from service.service_layer.queries import OrderNotFound
 from service.service_layer.views import iso
 
@@ -38,11 +39,6 @@ class NoSuchClaim(DomainError):
 
 class ClaimClosed(DomainError):
     code = "CLAIM_CLOSED"
-
-
-class PoolSource(Protocol):
-    @property
-    def pool(self) -> asyncpg.Pool: ...
 
 
 async def check_claim_open(connection: asyncpg.Connection, claim_id: str, order_id: str) -> None:

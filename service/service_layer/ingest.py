@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import asyncpg
 import structlog
 
 from schemas.envelope import Envelope, WireError, read_envelope
+from schemas.published import OverCreditAlert, OverCreditParams
 from service import metrics
 from service.adapters import appeasement_repo, outbox
 from service.adapters import projection_repo as repo
@@ -20,8 +20,7 @@ from service.adapters.db import TRANSIENT_ERRORS
 from service.domain.events import OmsEvent, OmsRefundUpdated
 from service.domain.money import Currency
 from service.domain.over_credit import newly_over_credited, over_credit
-from service.domain.projection import OrderState
-from service.domain.projection import ProjectionRules
+from service.domain.projection import OrderState, ProjectionRules
 from service.service_layer import ids
 from service.service_layer.translate import to_event
 
@@ -137,7 +136,7 @@ class Projector:
                 if refunded else ({}, {})
             )
             outcomes = []
-            alerts: list[dict[str, Any]] = []
+            alerts: list[OverCreditAlert] = []
             for item in fresh:
                 state = states[item.event.order_id]
                 watched = self._watches(item.event)
@@ -154,15 +153,15 @@ class Projector:
             await repo.save_orders(connection, states.values())
             for alert in alerts:
                 await outbox.add(
-                    connection, topic=self._alerts_topic or "", key=alert["params"]["order_id"],
-                    message_id=alert["id"], payload=json.dumps(alert),
+                    connection, topic=self._alerts_topic or "", key=alert.params.order_id,
+                    message_id=alert.id, payload=alert.model_dump_json(),
                 )
         for item, outcome in outcomes:
             self._log_outcome(item, outcome)
         for alert in alerts:
             metrics.OVER_CREDIT_ALERTS.inc()
             log.warning("over-credit: an OMS refund landed on appeased money",
-                        **{k: v for k, v in alert["params"].items() if k != "code"})
+                        **alert.params.model_dump(exclude={"code"}))
         applied_ids = {id(item) for item in fresh}
         for item in items:
             if id(item) not in applied_ids:
@@ -178,19 +177,19 @@ class Projector:
     @staticmethod
     def _alert(
         state: OrderState, line_id: str, amount: int, event: OmsEvent, holders: list[str]
-    ) -> dict[str, Any]:
+    ) -> OverCreditAlert:
         assert isinstance(event, OmsRefundUpdated)
         currency = Currency.of(state.currency)
         line = state.lines.get(line_id)
-        return {
-            "jsonrpc": "2.0", "id": ids.message_id(), "method": "appeasement.alert",
-            "params": {
-                "code": "OVER_CREDIT", "order_id": state.order_id, "order_line": line_id,
-                "bucket": line.bucket if line else None, "amount": currency.format(amount),
-                "currency": currency.code, "credit_note_number": event.credit_note_number,
-                "appeasement_ids": holders,
-            },
-        }
+        return OverCreditAlert(
+            id=ids.message_id(),
+            params=OverCreditParams(
+                order_id=state.order_id, order_line=line_id,
+                bucket=line.bucket if line else None, amount=currency.format(amount),
+                currency=currency.code, credit_note_number=event.credit_note_number,
+                appeasement_ids=holders,
+            ),
+        )
 
     def _log_outcome(self, item: _Readable, outcome: str) -> None:
         metrics.MESSAGES.labels(item.envelope.method, outcome).inc()

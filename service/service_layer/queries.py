@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncpg
 
-from schemas.api import AmountsOut, BalanceFigures, BalanceOut, LineBalanceOut
+from schemas.api import BalanceFigures, BalanceOut, LineBalanceOut
 from service.adapters import appeasement_repo
 from service.adapters import projection_repo as repo
-from service.domain.balance import Amounts, BucketTotals, LineBalance, compute_balance
+from service.domain.balance import BucketTotals, LineBalance, compute_balance
 from service.domain.errors import DomainError
 from service.domain.money import Currency
+from service.service_layer.views import amounts_out
 
 
 class OrderNotFound(DomainError):
@@ -42,21 +43,13 @@ async def order_balance(pool: asyncpg.Pool, order_id: str) -> BalanceOut:
     )
 
 
-def _amounts(currency: Currency, amounts: Amounts) -> AmountsOut:
-    return AmountsOut(
-        gross=currency.format(amounts.gross),
-        net=currency.format(amounts.net),
-        tax=currency.format(amounts.tax),
-    )
-
-
 def _figures(currency: Currency, totals: BucketTotals | LineBalance) -> BalanceFigures:
     return BalanceFigures(
-        paid=_amounts(currency, totals.paid),
-        refunded=_amounts(currency, totals.refunded),
-        appeased=_amounts(currency, totals.appeased),
-        under_return=_amounts(currency, totals.under_return),
-        creditable=_amounts(currency, totals.creditable),
+        paid=amounts_out(currency, totals.paid),
+        refunded=amounts_out(currency, totals.refunded),
+        appeased=amounts_out(currency, totals.appeased),
+        under_return=amounts_out(currency, totals.under_return),
+        creditable=amounts_out(currency, totals.creditable),
     )
 
 

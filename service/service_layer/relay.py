@@ -17,6 +17,7 @@ import structlog
 from service import metrics
 from service.adapters import outbox
 from service.adapters.db import TRANSIENT_ERRORS
+from service.service_layer.ingest import PoolSource
 
 log = structlog.get_logger(__name__)
 
@@ -29,17 +30,14 @@ class Opener(Protocol):
     def open(self, token: str) -> str: ...
 
 
-class PoolSource(Protocol):
+class ListenableDatabase(PoolSource, Protocol):
     dsn: str
-
-    @property
-    def pool(self) -> asyncpg.Pool: ...
 
 
 class OutboxRelay:
     def __init__(
         self,
-        database: PoolSource,
+        database: ListenableDatabase,
         publisher: Publisher,
         *,
         opener: Opener | None = None,
