@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import aclosing
 from typing import Any, TypeVar
 
 import httpx
@@ -121,10 +122,10 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 
         await asyncio.sleep(0.05)
 
 
-async def read_topic(
-    bootstrap: str, topic: str, match: Callable[[ConsumerRecord], bool], timeout: float = 15.0
-) -> ConsumerRecord:
-    """The first record of `topic` (from the beginning) that `match` accepts."""
+async def records_of(
+    bootstrap: str, topic: str, timeout: float
+) -> AsyncIterator[list[ConsumerRecord]]:
+    """Batches of `topic` from the beginning of every partition, until `timeout` passes."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -137,13 +138,21 @@ async def read_topic(
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=200)
-            for records in batches.values():
-                for record in records:
-                    if match(record):
-                        return record
-        raise AssertionError(f"no matching record on {topic} within {timeout} s")
+            yield [record for records in batches.values() for record in records]
     finally:
         await consumer.stop()
+
+
+async def read_topic(
+    bootstrap: str, topic: str, match: Callable[[ConsumerRecord], bool], timeout: float = 15.0
+) -> ConsumerRecord:
+    """The first record of `topic` (from the beginning) that `match` accepts."""
+    async with aclosing(records_of(bootstrap, topic, timeout)) as batches:
+        async for batch in batches:
+            for record in batch:
+                if match(record):
+                    return record
+    raise AssertionError(f"no matching record on {topic} within {timeout} s")
 
 
 async def balance_when(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -10,8 +12,15 @@ import httpx
 from schemas import consumed as wire
 from schemas.published import REFUND_UPDATED
 from service.service_layer import ids
-from tests.builders import order
-from tests.conftest import Publish, balance_when, bearer, read_topic
+from tests.builders import line, order
+from tests.conftest import Publish, balance_when, bearer, read_topic, records_of
+
+#: The scratched-table order: an oak table, two candles and 5.90 shipping, all captured, 21 % VAT.
+TABLE_ORDER = [
+    line("L1", 1, "499.00", "86.60"),
+    line("L2", 2, "39.90", "6.92", quantity=2),
+    line("L3", 3, "5.90", "1.02", product_type="SHIPPING"),
+]
 
 AGENT = bearer("agent-token")
 LEAD = bearer("lead-token")
@@ -73,33 +82,16 @@ async def read_all(
     bootstrap: str, topic: str, match: Any, settle: float = 1.5, timeout: float = 20.0
 ) -> list[Any]:
     """Every record of `topic` that `match` accepts, once no new one came for `settle` s."""
-    import asyncio
-    import time
-
-    from aiokafka import AIOKafkaConsumer
-    from aiokafka.structs import TopicPartition
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
     found: list[Any] = []
-    try:
-        await consumer.topics()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or {0}]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        deadline = time.monotonic() + timeout
-        quiet_since = time.monotonic()
-        while time.monotonic() < deadline and time.monotonic() - quiet_since < settle:
-            batches = await consumer.getmany(timeout_ms=200)
-            for records in batches.values():
-                for record in records:
-                    quiet_since = time.monotonic()
-                    if match(record):
-                        found.append(record)
-            await asyncio.sleep(0)
-        return found
-    finally:
-        await consumer.stop()
+    quiet_since = time.monotonic()
+    async with aclosing(records_of(bootstrap, topic, timeout)) as batches:
+        async for batch in batches:
+            if batch:
+                quiet_since = time.monotonic()
+            found.extend(record for record in batch if match(record))
+            if time.monotonic() - quiet_since >= settle:
+                break
+    return found
 
 
 def refund_of(record: Any) -> dict[str, Any]:

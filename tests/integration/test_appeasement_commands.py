@@ -9,17 +9,11 @@ from typing import Any
 import pytest
 
 from schemas.commands import APPEASEMENT_CREATE, COMMAND_RESULTS
-from tests.builders import line, unique
+from tests.builders import unique
 from tests.conftest import balance_when, line_of, read_topic
-from tests.integration.appeasing import given_order, published, read_all
+from tests.integration.appeasing import TABLE_ORDER, given_order, published, read_all
 
 pytestmark = pytest.mark.integration
-
-TABLE_ORDER = [
-    line("L1", 1, "499.00", "86.60"),
-    line("L2", 2, "39.90", "6.92", quantity=2),
-    line("L3", 3, "5.90", "1.02", product_type="SHIPPING"),
-]
 
 
 def command(order_id: str, **fields: Any) -> dict[str, Any]:

@@ -10,11 +10,12 @@ import pytest
 
 from schemas.commands import REFUND_CANCEL, REFUND_RELEASE
 from schemas.published import REFUND_UPDATED
-from tests.builders import line, refund, unique
+from tests.builders import refund, unique
 from tests.conftest import balance_when, eventually, line_of
 from tests.integration.appeasing import (
     AGENT,
     MANAGER,
+    TABLE_ORDER,
     given_order,
     grant,
     published,
@@ -23,12 +24,6 @@ from tests.integration.appeasing import (
 )
 
 pytestmark = pytest.mark.integration
-
-TABLE_ORDER = [
-    line("L1", 1, "499.00", "86.60"),
-    line("L2", 2, "39.90", "6.92", quantity=2),
-    line("L3", 3, "5.90", "1.02", product_type="SHIPPING"),
-]
 
 
 async def test_a_replay_returns_the_first_answer_and_another_body_is_refused(api, publish):

@@ -10,15 +10,10 @@ import pytest
 from schemas import consumed as wire
 from tests.builders import line, return_, unique
 from tests.conftest import balance_when, line_of
-from tests.integration.appeasing import INTERN, LEAD, MANAGER, given_order, grant
+from tests.integration.appeasing import INTERN, LEAD, MANAGER, TABLE_ORDER, given_order, grant
 
 pytestmark = pytest.mark.integration
 
-EU_LINES = [
-    line("L1", 1, "499.00", "86.60"),
-    line("L2", 2, "39.90", "6.92", quantity=2),
-    line("L3", 3, "5.90", "1.02", product_type="SHIPPING"),
-]
 US_LINES = [line("L1", 1, "108.25", "8.25", rate="8.25", currency="USD")]
 US = {"currency": "USD", "store": "us-web"}
 
@@ -28,41 +23,41 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], list, dict[str, Any], dic
      [line("L1", 1, "10.00", "1.74", payment_status=None)],
      {"authorization_status": "AUTHORIZED"}, {}),
     ("PAYMENT_ERROR", {"reason": "OTHER", "amounts": {"product": "1.00"}}, MANAGER,
-     EU_LINES, {"status": "ERROR", "status_reason": "CAPTUREFAILURE"}, {}),
+     TABLE_ORDER, {"status": "ERROR", "status_reason": "CAPTUREFAILURE"}, {}),
     ("UNKNOWN_LINE", {"reason": "OTHER", "lines": [{"line_id": "L9", "amount": "1.00"}]},
-     MANAGER, EU_LINES, {}, {"line": "L9"}),
+     MANAGER, TABLE_ORDER, {}, {"line": "L9"}),
     ("INVALID_AMOUNT", {"reason": "OTHER", "amounts": {"product": "-1.00"}}, MANAGER,
-     EU_LINES, {}, {}),
+     TABLE_ORDER, {}, {}),
     ("INVALID_AMOUNT", {"reason": "OTHER", "amounts": {"product": "ten"}}, MANAGER,
-     EU_LINES, {}, {}),
+     TABLE_ORDER, {}, {}),
     ("CURRENCY_PRECISION", {"reason": "OTHER", "amounts": {"product": "1.234"}}, MANAGER,
-     EU_LINES, {}, {"currency": "EUR", "exponent": 2}),
+     TABLE_ORDER, {}, {"currency": "EUR", "exponent": 2}),
     ("EXCEEDS_CREDITABLE_BALANCE", {"reason": "DELIVERY_DELAYED", "amounts": {"shipping": "6.00"}},
-     MANAGER, EU_LINES, {}, {"bucket": "shipping", "requested": "6.00", "available": "5.90"}),
+     MANAGER, TABLE_ORDER, {}, {"bucket": "shipping", "requested": "6.00", "available": "5.90"}),
     ("EXCEEDS_CREDITABLE_BALANCE",
      {"reason": "CORRECTION_PRICE", "lines": [{"line_id": "L2", "amount": "40.00"}]},
-     MANAGER, EU_LINES, {},
+     MANAGER, TABLE_ORDER, {},
      {"bucket": "product", "line": "L2", "requested": "40.00", "available": "39.90"}),
     ("EXCEEDS_TOTAL_CREDITABLE", {"reason": "OTHER", "amounts": {"overage": "544.81"}},
-     MANAGER, EU_LINES, {}, {"requested": "544.81", "available": "544.80"}),
+     MANAGER, TABLE_ORDER, {}, {"requested": "544.81", "available": "544.80"}),
     ("UNKNOWN_REASON", {"reason": "BORED", "amounts": {"product": "1.00"}}, MANAGER,
-     EU_LINES, {}, {"reason": "BORED"}),
+     TABLE_ORDER, {}, {"reason": "BORED"}),
     ("BUCKET_NOT_ALLOWED_FOR_REASON",
-     {"reason": "DELIVERY_DELAYED", "amounts": {"product": "1.00"}}, MANAGER, EU_LINES, {},
+     {"reason": "DELIVERY_DELAYED", "amounts": {"product": "1.00"}}, MANAGER, TABLE_ORDER, {},
      {"reason": "DELIVERY_DELAYED", "bucket": "product"}),
     ("REASON_LIMIT_EXCEEDED", {"reason": "CUSTOMER_COMPLAINT", "percent": "40"}, MANAGER,
-     EU_LINES, {}, {"reason": "CUSTOMER_COMPLAINT", "which": "max_percent_of_order"}),
+     TABLE_ORDER, {}, {"reason": "CUSTOMER_COMPLAINT", "which": "max_percent_of_order"}),
     ("REASON_LIMIT_EXCEEDED", {"reason": "OTHER", "amounts": {"product": "500.01"}}, MANAGER,
-     EU_LINES, {}, {"limit": "500.00", "requested": "500.01", "which": "max_amount"}),
+     TABLE_ORDER, {}, {"limit": "500.00", "requested": "500.01", "which": "max_amount"}),
     ("ROLE_LIMIT_EXCEEDED", {"reason": "ARTICLE_DEFECTIVE", "amounts": {"product": "1500.00"}},
      LEAD, [line("L1", 1, "2000.00", "347.11")], {},
      {"role": "lead", "limit": "1000.00", "requested": "1500.00"}),
     ("TAX_ONLY_REQUIRES_NET_TAXATION", {"reason": "OTHER", "amounts": {"tax": "1.00"}},
-     MANAGER, EU_LINES, {}, {"taxation": "gross"}),
+     MANAGER, TABLE_ORDER, {}, {"taxation": "gross"}),
     ("TAX_WITH_OTHER_BUCKETS", {"reason": "OTHER", "amounts": {"tax": "1.00", "product": "1.00"}},
      MANAGER, US_LINES, US, {}),
     ("FORBIDDEN", {"reason": "OTHER", "amounts": {"product": "1.00"}},
-     INTERN, EU_LINES, {}, {"role": "intern"}),
+     INTERN, TABLE_ORDER, {}, {"role": "intern"}),
 ]
 
 
@@ -96,7 +91,7 @@ async def test_a_broken_rule_is_refused_with_its_code_and_numbers(
 async def test_a_line_under_return_is_not_appeasable(api, publish):
     # given a one-unit table whose return was requested
     order_id = unique("RETURN")
-    await given_order(api, publish, order_id, EU_LINES)
+    await given_order(api, publish, order_id, TABLE_ORDER)
     await publish(wire.RETURN_UPDATED, {"return": return_(order_id, "RMA-1", [1], "REQUESTED")},
                   key=order_id)
     await balance_when(api, order_id, lambda b: line_of(b, "L1")["under_return_quantity"] == 1)
@@ -125,7 +120,7 @@ async def test_an_unknown_order_is_not_found(api):
 
 async def test_a_body_with_two_shapes_is_malformed(api, publish):
     order_id = unique("SHAPES")
-    await given_order(api, publish, order_id, EU_LINES)
+    await given_order(api, publish, order_id, TABLE_ORDER)
     response = await grant(api, order_id, {"reason": "OTHER", "percent": "10",
                                            "amounts": {"product": "1.00"}})
     assert response.status_code == 422
@@ -134,7 +129,7 @@ async def test_a_body_with_two_shapes_is_malformed(api, publish):
 
 async def test_a_grant_needs_a_caller_and_an_idempotency_key(api, publish):
     order_id = unique("WHO")
-    await given_order(api, publish, order_id, EU_LINES)
+    await given_order(api, publish, order_id, TABLE_ORDER)
     body = {"reason": "OTHER", "amounts": {"product": "1.00"}}
     anonymous = await api.post(f"/v1/orders/{order_id}/appeasements", json=body,
                                headers={"Idempotency-Key": unique("K"), "Authorization": ""})

@@ -6,15 +6,17 @@ import pytest
 
 from tests.builders import line, unique
 from tests.conftest import balance_when, line_of
-from tests.integration.appeasing import AGENT, allocation, given_order, grant, preview, published
+from tests.integration.appeasing import (
+    AGENT,
+    TABLE_ORDER,
+    allocation,
+    given_order,
+    grant,
+    preview,
+    published,
+)
 
 pytestmark = pytest.mark.integration
-
-TABLE_ORDER = [
-    line("L1", 1, "499.00", "86.60"),
-    line("L2", 2, "39.90", "6.92", quantity=2),
-    line("L3", 3, "5.90", "1.02", product_type="SHIPPING"),
-]
 
 
 async def test_a_late_parcel_gets_its_shipping_back(api, publish, infra):

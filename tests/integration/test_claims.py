@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.builders import line, unique
-from tests.integration.appeasing import AGENT, MANAGER, given_order, grant
+from tests.builders import unique
+from tests.integration.appeasing import AGENT, MANAGER, TABLE_ORDER, given_order, grant
 
 pytestmark = pytest.mark.integration
-
-ORDER = [line("L1", 1, "499.00", "86.60"), line("L2", 2, "39.90", "6.92", quantity=2),
-         line("L3", 3, "5.90", "1.02", product_type="SHIPPING")]
 
 
 async def open_claim(api, order_id: str, **body):
@@ -21,7 +18,7 @@ async def open_claim(api, order_id: str, **body):
 async def test_claims_open_link_appeasements_and_close_for_good(api, publish):
     # given an order with two claims, one on the table only and one on every line
     order_id = unique("CLAIM")
-    await given_order(api, publish, order_id, ORDER)
+    await given_order(api, publish, order_id, TABLE_ORDER)
     table = await open_claim(api, order_id, line_ids=["L1"], comment="scratch")
     everything = await open_claim(api, order_id)
     assert table.status_code == 201, table.text
@@ -62,7 +59,7 @@ async def test_claims_open_link_appeasements_and_close_for_good(api, publish):
 async def test_an_appeasement_naming_a_claim_of_another_order_is_refused(api, publish):
     first, second = unique("CLA"), unique("CLB")
     for order_id in (first, second):
-        await given_order(api, publish, order_id, ORDER)
+        await given_order(api, publish, order_id, TABLE_ORDER)
     claim_id = (await open_claim(api, first)).json()["id"]
     for wrong in (claim_id, "CLM-NOPE"):
         response = await grant(api, second, {"reason": "ARTICLE_DEFECTIVE", "claim_id": wrong,
@@ -73,7 +70,7 @@ async def test_an_appeasement_naming_a_claim_of_another_order_is_refused(api, pu
 
 async def test_claim_addresses_that_do_not_exist(api, publish):
     order_id = unique("CLNF")
-    await given_order(api, publish, order_id, ORDER)
+    await given_order(api, publish, order_id, TABLE_ORDER)
     missing = await api.post("/v1/claims/CLM-NOPE/close", headers=MANAGER)
     assert missing.status_code == 404 and missing.json()["code"] == "CLAIM_NOT_FOUND"
     unknown_order = await open_claim(api, unique("NOWHERE"))
