@@ -29,13 +29,24 @@ class LineRequest(BaseModel):
 
 
 class RefundMethod(BaseModel):
+    """Back to the original payment (optionally naming one of the order's payments), or by
+    bank transfer: bank fields are accepted only with `type` `bank_transfer`."""
+
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["original_payment", "bank_transfer"] = "original_payment"
-    payment_reference: str | None = None
+    payment_reference: str | None = Field(None, description="One of the order's payments")
     account_owner: str | None = None
-    iban: str | None = None
+    iban: str | None = Field(None, description="Never shown back in full")
     bic: str | None = None
+
+    @model_validator(mode="after")
+    def bank_fields_only_for_a_transfer(self) -> RefundMethod:
+        if self.type != "bank_transfer" and (self.account_owner or self.iban or self.bic):
+            raise ValueError(
+                "account_owner, iban and bic are accepted only with type bank_transfer"
+            )
+        return self
 
 
 class AppeasementRequest(BaseModel):

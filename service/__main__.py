@@ -76,8 +76,15 @@ def policy(path: Path = typer.Argument(None, help="Default: POLICY_FILE")) -> No
         typer.echo(f"reason {reason.code}: {', '.join(sorted(reason.buckets))}"
                    f"{'; ' + limits if limits else ''}")
     for role in loaded.roles.values():
-        typer.echo(f"role {role.name}: per appeasement {role.max_per_appeasement or '-'}, "
-                   f"per order {role.max_per_order or '-'}, above limit {role.above_limit}")
+        may = [action for action, roles in loaded.access.items() if role.name in roles]
+        typer.echo(f"role {role.name}: per appeasement {_limit(role.max_per_appeasement)}, "
+                   f"per order {_limit(role.max_per_order)}, per customer "
+                   f"{_limit(role.max_per_customer)}, above limit {role.above_limit}; "
+                   f"may {', '.join(may) or 'nothing'}")
+
+
+def _limit(value: object) -> str:
+    return "-" if value is None else str(value)
 
 
 @cli.command()

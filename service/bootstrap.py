@@ -18,6 +18,7 @@ from service.adapters.db import Database, migrate
 from service.adapters.kafka import KafkaDeadLetters, KafkaOutboxPublisher, ensure_topics
 from service.adapters.policy_file import load_policy
 from service.adapters.sealing import Sealer, SealingKeyError
+from service.domain.policy import Policy
 from service.entrypoints import http
 from service.entrypoints.consumers import register_commands, register_projection
 from service.entrypoints.publications import declare_publications
@@ -43,6 +44,7 @@ class Service:
     relay: OutboxRelay
     authenticator: Authenticator
     claims: Claims
+    policy: Policy
 
     @property
     def topics(self) -> list[str]:
@@ -122,7 +124,7 @@ def build_service(settings: Settings) -> Service:
     register_commands(
         broker,
         CommandHandler(
-            appeasements, dead_letters, settings.command_results_topic,
+            appeasements, dead_letters, settings.command_results_topic, sealer,
             max_backoff=settings.db_retry_max_seconds,
         ),
         group_id=settings.command_consumer_group,
@@ -138,7 +140,7 @@ def build_service(settings: Settings) -> Service:
     )
     return Service(
         settings, database, broker, projector, appeasements, relay, authenticator,
-        Claims(database, policy),
+        Claims(database, policy), policy,
     )
 
 

@@ -37,6 +37,7 @@ TOKENS = {
     "lead2-token": ("lead-8", "lead"),
     "manager-token": ("manager-1", "manager"),
     "intern-token": ("intern-1", "intern"),
+    "auditor-token": ("auditor-1", "auditor"),
     "lead-as-agent-token": ("lead-7", "agent"),
 }
 JWT_SECRET = "test-secret-that-is-long-enough-for-hs256"

@@ -10,20 +10,33 @@ import asyncpg
 
 from service.domain.appeasement import Piece
 from service.domain.balance import Amounts
-from service.domain.lifecycle import HOLDS_MONEY
+from service.domain.lifecycle import GRANTED, HOLDS_MONEY
 
-AMOUNT_ON_ORDER = """
-SELECT coalesce(sum(amount_minor), 0) FROM appeasements WHERE order_id = $1 AND status = ANY($2)
-"""
-AMOUNT_FOR_CUSTOMER = """
-SELECT coalesce(sum(amount_minor), 0) FROM appeasements
-WHERE customer_id = $1 AND currency = $2 AND created_at >= now() - make_interval(days => $3)
-  AND status = ANY($4)
+# What the cumulative limits count, in minor units, in one statement: granted money on the
+# order and for the customer (in the order's currency, within the role's window), and what
+# the reason holds on the order; `$7` leaves out the appeasement being decided.
+ALREADY = """
+SELECT
+    coalesce(sum(amount_minor) FILTER (
+        WHERE order_id = $1 AND status = ANY($6)), 0) AS on_order,
+    coalesce(sum(amount_minor) FILTER (
+        WHERE order_id = $1 AND reason = $2 AND status = ANY($5)), 0) AS for_reason,
+    coalesce(sum(amount_minor) FILTER (
+        WHERE customer_id = $3 AND currency = $4 AND status = ANY($6)
+          AND created_at >= now() - make_interval(days => $8)), 0) AS for_customer
+FROM appeasements
+WHERE (order_id = $1 OR (customer_id = $3 AND currency = $4))
+  AND appeasement_id IS DISTINCT FROM $7
 """
 ORDER_OF = "SELECT order_id FROM appeasements WHERE appeasement_id = $1"
+# A key is held by a granted appeasement or by a stored refusal, never both.
 FIND_BY_KEY = """
-SELECT appeasement_id, request_hash, first_response FROM appeasements
-WHERE channel = $1 AND idempotency_key = $2
+SELECT appeasement_id, request_hash, first_response, NULL AS code, NULL AS message,
+       NULL AS details
+FROM appeasements WHERE channel = $1 AND idempotency_key = $2
+UNION ALL
+SELECT NULL, request_hash, NULL, code, message, details
+FROM appeasement_rejections WHERE channel = $1 AND idempotency_key = $2
 """
 EXISTS = "SELECT 1 FROM appeasements WHERE appeasement_id = $1"
 INSERT_APPEASEMENT = """
@@ -37,8 +50,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
 SET_FIRST_RESPONSE = "UPDATE appeasements SET first_response = $2 WHERE appeasement_id = $1"
 INSERT_ALLOCATION = """
 INSERT INTO appeasement_allocations (appeasement_id, position, order_line, bucket,
-    gross_minor, tax_minor, tax_rate)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+    gross_minor, tax_minor, tax_rate, quantity)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 """
 INSERT_TRANSITION = """
 INSERT INTO appeasement_transitions (appeasement_id, position, from_status, to_status, actor,
@@ -61,8 +74,9 @@ SELECT * FROM appeasement_transitions WHERE appeasement_id = ANY($1) ORDER BY ap
 """
 INSERT_REJECTION = """
 INSERT INTO appeasement_rejections (order_id, channel, command_id, actor, role, code, message,
-    details)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    details, idempotency_key, request_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT (channel, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 """
 
 
@@ -71,16 +85,16 @@ async def appeased_by_line(connection: asyncpg.Connection, order_id: str) -> dic
     return amounts.get(order_id, {})
 
 
-async def amount_on_order(connection: asyncpg.Connection, order_id: str) -> int:
-    return int(await connection.fetchval(AMOUNT_ON_ORDER, order_id, list(HOLDS_MONEY)))
-
-
-async def amount_for_customer(
-    connection: asyncpg.Connection, customer_id: str, currency: str, days: int
-) -> int:
-    return int(await connection.fetchval(
-        AMOUNT_FOR_CUSTOMER, customer_id, currency, days, list(HOLDS_MONEY)
-    ))
+async def already(
+    connection: asyncpg.Connection, *, order_id: str, reason: str, customer_id: str | None,
+    currency: str | None, window_days: int, leaving_out: str | None = None,
+) -> tuple[int, int, int]:
+    """(granted on the order, held by the reason on the order, granted to the customer)."""
+    row = await connection.fetchrow(
+        ALREADY, order_id, reason, customer_id, currency, list(HOLDS_MONEY), list(GRANTED),
+        leaving_out, window_days,
+    )
+    return int(row["on_order"]), int(row["for_reason"]), int(row["for_customer"])
 
 
 async def order_of(connection: asyncpg.Connection, appeasement_id: str) -> str | None:
@@ -111,7 +125,8 @@ async def insert(
     await connection.executemany(
         INSERT_ALLOCATION,
         [
-            (row["appeasement_id"], position, p.order_line, p.bucket, p.gross, p.tax, p.tax_rate)
+            (row["appeasement_id"], position, p.order_line, p.bucket, p.gross, p.tax, p.tax_rate,
+             p.quantity)
             for position, p in enumerate(pieces, start=1)
         ],
     )
@@ -160,10 +175,13 @@ async def record_rejection(
     code: str,
     message: str,
     details: dict[str, Any],
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
 ) -> None:
+    """Audit a refusal; with an idempotency key it also answers that key from now on."""
     await connection.execute(
         INSERT_REJECTION, order_id, channel, command_id, actor, role, code, message,
-        json.dumps(details, default=str),
+        json.dumps(details, default=str), idempotency_key, request_hash,
     )
 
 
@@ -188,7 +206,8 @@ async def load(
             **dict(row),
             "refund_method": json.loads(row["refund_method"]) if row["refund_method"] else None,
             "pieces": [
-                Piece(a["order_line"], a["bucket"], a["gross_minor"], a["tax_minor"], a["tax_rate"])
+                Piece(a["order_line"], a["bucket"], a["gross_minor"], a["tax_minor"], a["tax_rate"],
+                      a["quantity"])
                 for a in allocations.get(row["appeasement_id"], [])
             ],
             "transitions": [dict(t) for t in transitions.get(row["appeasement_id"], [])],

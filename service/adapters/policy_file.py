@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from service.domain.policy import BUCKETS, Policy, Reason, Role
+from service.domain.policy import ACTIONS, Policy, Reason, Role
 
 _REASON_CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
@@ -55,9 +55,19 @@ class RoleEntry(_Strict):
     customer_window_days: int | None = Field(None, ge=1)
 
 
+class AccessEntry(_Strict):
+    """Which roles may do what; an action left out defaults as documented in policy.toml."""
+
+    read: list[str] | None = None
+    grant: list[str] | None = None
+    approve: list[str] | None = None
+    claims: list[str] | None = None
+
+
 class PolicyEntry(_Strict):
     reasons: dict[str, ReasonEntry] = Field(min_length=1)
     roles: dict[str, RoleEntry] = Field(min_length=1)
+    access: AccessEntry = AccessEntry()
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -77,7 +87,6 @@ def load_policy(path: str | Path) -> Policy:
     bad_codes = [code for code in entry.reasons if not _REASON_CODE.match(code)]
     if bad_codes:
         raise PolicyFileError(f"{path.name}: reasons.{bad_codes[0]}: codes are UPPER_SNAKE_CASE")
-    assert set(BUCKETS) >= {b for r in entry.reasons.values() for b in r.buckets}
     return Policy(
         reasons={
             code: Reason(code, r.label, frozenset(r.buckets), r.max_amount, r.max_percent_of_order)
@@ -88,4 +97,29 @@ def load_policy(path: str | Path) -> Policy:
                        r.above_limit, r.max_per_customer, r.customer_window_days)
             for name, r in entry.roles.items()
         },
+        access=_access(path, entry),
     )
+
+
+def _access(path: Path, entry: PolicyEntry) -> dict[str, frozenset[str]]:
+    """Every declared role may read, grant and handle claims; roles with may_approve may
+    approve. A role the policy does not declare may do nothing."""
+    defaults = {
+        "read": list(entry.roles), "grant": list(entry.roles), "claims": list(entry.roles),
+        "approve": [name for name, role in entry.roles.items() if role.may_approve],
+    }
+    access: dict[str, frozenset[str]] = {}
+    for action in ACTIONS:
+        roles = getattr(entry.access, action)
+        roles = defaults[action] if roles is None else roles
+        for name in roles:
+            if name not in entry.roles:
+                raise PolicyFileError(
+                    f"{path.name}: access.{action}: role {name!r} is not declared in [roles]"
+                )
+            if action == "approve" and not entry.roles[name].may_approve:
+                raise PolicyFileError(
+                    f"{path.name}: access.approve: role {name!r} needs may_approve = true"
+                )
+        access[action] = frozenset(roles)
+    return access

@@ -8,8 +8,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from service.domain.allocation import allocate
 from service.domain.balance import ZERO, Amounts, LineBalance, OrderBalance
-from service.domain.errors import DomainError
+from service.domain.errors import DomainError, MalformedRequest
 from service.domain.money import InvalidAmount
+from service.domain.policy import BucketNotAllowedForReason
 from service.domain.tax import cumulative_gross_tax, pro_rata_tax
 
 CHARGE_BUCKETS = ("product", "shipping", "handling", "fee")
@@ -49,11 +50,14 @@ Ask = AmountsAsk | LinesAsk | PercentAsk
 
 @dataclass(frozen=True, slots=True)
 class Piece:
+    """Money credited on one order line: `quantity` units of it when asked per unit."""
+
     order_line: str
     bucket: str
     gross: int
     tax: int
     tax_rate: Decimal | None = None
+    quantity: int | None = None
 
     @property
     def net(self) -> int:
@@ -106,10 +110,14 @@ class TaxWithOtherBuckets(DomainError):
     code = "TAX_WITH_OTHER_BUCKETS"
 
 
-def plan(balance: OrderBalance, ask: Ask) -> Allocation:
-    """The exact allocation of `ask` on this balance, or the rule it breaks."""
+def plan(balance: OrderBalance, ask: Ask, allowed: frozenset[str] | None = None) -> Allocation:
+    """The exact allocation of `ask` on this balance, or the rule it breaks.
+
+    `allowed` are the buckets the reason may credit: overage and tax are spread only over
+    lines of those buckets, so money never lands where the reason may not put it.
+    """
     check_appeasable(balance)
-    planner = _Planner(balance)
+    planner = _Planner(balance, allowed)
     match ask:
         case AmountsAsk():
             planner.amounts(ask.amounts)
@@ -128,8 +136,9 @@ def check_appeasable(balance: OrderBalance) -> None:
 
 
 class _Planner:
-    def __init__(self, balance: OrderBalance) -> None:
+    def __init__(self, balance: OrderBalance, allowed: frozenset[str] | None) -> None:
         self.balance = balance
+        self.allowed = frozenset(REQUEST_BUCKETS) if allowed is None else allowed
         self.net = balance.order.taxation == "net"
         self.lines_by_id = {line.line.line_id: line for line in balance.lines}
         self.available = {line.line.line_id: line.creditable for line in balance.lines}
@@ -159,13 +168,17 @@ class _Planner:
             if asked.get(bucket):
                 self._spread(asked[bucket], self._lines_in((bucket,)), bucket)
         if asked.get("overage"):
-            self._spread(asked["overage"], self._lines_in(CHARGE_BUCKETS), "overage")
+            self._spread_overage(asked["overage"])
         self.buckets.update(asked)
 
     def lines(self, asks: Iterable[LineAsk]) -> None:
         asks = tuple(asks)
         if not asks:
             raise InvalidAmount([], "no line given")
+        named = [ask.line_id for ask in asks]
+        twice = sorted({line_id for line_id in named if named.count(line_id) > 1})
+        if twice:
+            raise MalformedRequest(f"line {twice[0]} is named more than once", line=twice[0])
         for ask in asks:
             line = self.lines_by_id.get(ask.line_id)
             if line is None:
@@ -176,7 +189,7 @@ class _Planner:
             available = self._weight(line.line.line_id)
             if amount > available:
                 raise self._exceeds(line.line.bucket, amount, available, line=ask.line_id)
-            self._credit(line, amount, line.line.bucket)
+            self._credit(line, amount, line.line.bucket, ask.quantity if ask.unit_amount else None)
             self.buckets.add(line.line.bucket)
 
     def percent(self, percent: Decimal, include_shipping: bool) -> None:
@@ -198,7 +211,7 @@ class _Planner:
             held = merged.get(key)
             merged[key] = piece if held is None else Piece(
                 piece.order_line, piece.bucket, held.gross + piece.gross, held.tax + piece.tax,
-                piece.tax_rate,
+                piece.tax_rate, None,
             )
         order = {line_id: index for index, line_id in enumerate(self.lines_by_id)}
         pieces = sorted(merged.values(), key=lambda p: (order[p.order_line], p.bucket))
@@ -206,8 +219,20 @@ class _Planner:
         return Allocation(tuple(pieces), taxation, frozenset(self.buckets))
 
     # --- mechanics ------------------------------------------------------------------
-    def _lines_in(self, buckets: tuple[str, ...]) -> list[LineBalance]:
+    def _lines_in(self, buckets: Iterable[str]) -> list[LineBalance]:
+        buckets = frozenset(buckets)
         return [line for line in self.balance.lines if line.line.bucket in buckets]
+
+    def _spread_overage(self, total: int) -> None:
+        lines = self._lines_in(self.allowed.intersection(CHARGE_BUCKETS))
+        if not any(self._weight(line.line.line_id) for line in lines) and any(
+            self._weight(line.line.line_id) for line in self._lines_in(CHARGE_BUCKETS)
+        ):
+            raise BucketNotAllowedForReason(
+                "overage lands only on buckets the reason allows, and none of them has "
+                "money left", bucket="overage", allowed=sorted(self.allowed),
+            )
+        self._spread(total, lines, "overage")
 
     def _weight(self, line_id: str) -> int:
         available = self.available[line_id]
@@ -228,7 +253,7 @@ class _Planner:
                 self._credit(line, part, line.line.bucket)
 
     def _spread_tax(self, total: int) -> None:
-        lines = self._lines_in(TAX_BEARING)
+        lines = self._lines_in(self.allowed.intersection(TAX_BEARING))
         weights = [self.available[line.line.line_id].tax for line in lines]
         if total > sum(weights):
             raise self._exceeds("tax", total, sum(weights))
@@ -236,7 +261,9 @@ class _Planner:
             if part:
                 self._take(line, Piece(line.line.line_id, "tax", part, part, line.line.tax_rate))
 
-    def _credit(self, line: LineBalance, part: int, bucket: str) -> None:
+    def _credit(
+        self, line: LineBalance, part: int, bucket: str, quantity: int | None = None
+    ) -> None:
         """A piece of `part` (gross or net, per taxation) with its tax, cumulative per line."""
         line_id = line.line.line_id
         credited = self.credited[line_id]
@@ -245,10 +272,10 @@ class _Planner:
         if self.net:
             target = min(pro_rata_tax(credited.net + part, line.paid.net, line.paid.tax), tax_cap)
             tax = max(0, min(target - credited.tax, self.available[line_id].tax))
-            piece = Piece(line_id, bucket, part + tax, tax, rate)
+            piece = Piece(line_id, bucket, part + tax, tax, rate, quantity)
         else:
             tax = cumulative_gross_tax(credited.gross, credited.tax, part, rate, tax_cap)
-            piece = Piece(line_id, bucket, part, tax, rate)
+            piece = Piece(line_id, bucket, part, tax, rate, quantity)
         self._take(line, piece)
 
     def _take(self, line: LineBalance, piece: Piece) -> None:
@@ -282,8 +309,7 @@ class _Planner:
                     line=ask.line_id, quantity=quantity, appeasable_quantity=appeasable_units,
                 )
             raise InvalidAmount(quantity, f"quantity must be 1..{appeasable_units}")
-        assert ask.unit_amount is not None
-        return ask.unit_amount * quantity
+        return (ask.unit_amount or 0) * quantity
 
     def _exceeds(
         self, bucket: str, requested: int, available: int, line: str | None = None

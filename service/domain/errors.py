@@ -12,3 +12,10 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+
+
+class MalformedRequest(DomainError):
+    """A request that reads but does not make sense: a line named twice, bank details
+    without a bank transfer."""
+
+    code = "MALFORMED_REQUEST"

@@ -16,9 +16,9 @@ from service.domain.appeasement import (
     plan,
 )
 from service.domain.balance import OrderBalance
-from service.domain.approval import check_customer_limit
 from service.domain.lifecycle import PENDING_APPROVAL, PENDING_RELEASE
 from service.domain.policy import (
+    Already,
     Policy,
     RoleLimitExceeded,
     check_buckets_allowed,
@@ -43,26 +43,25 @@ def decide(
     reason_code: str,
     role_name: str,
     policy: Policy,
-    already_on_order: int,
-    already_for_customer: int = 0,
+    already: Already = Already(),
 ) -> Decision:
     """Check the reason, the role, the balance and the limits; raise the first rule broken.
 
-    `already_on_order` and `already_for_customer` are what accepted appeasements of this
-    order, and of this customer within the role's window, hold, in minor units. Above the
-    role's limits the appeasement is refused, or held for approval when the role says so.
+    `already` is what accepted appeasements hold (see `Already`). Above the role's limits
+    the appeasement is refused, or held for approval when the role says so.
     """
+    role = policy.check_may(role_name, "grant")
     reason = policy.reason(reason_code)
-    role = policy.role(role_name)
     check_appeasable(balance)
     check_buckets_allowed(reason, requested_buckets(balance, ask))
-    allocation = plan(balance, ask)
+    allocation = plan(balance, ask, allowed=reason.buckets)
     currency = balance.currency
     amount = currency.to_major(allocation.total.gross)
-    check_reason_limits(reason, amount, currency.to_major(balance.totals.paid.gross))
+    check_reason_limits(
+        reason, amount, currency.to_major(balance.totals.paid.gross), already.for_reason
+    )
     try:
-        check_role_limits(role, amount, currency.to_major(already_on_order))
-        check_customer_limit(role, amount, currency.to_major(already_for_customer))
+        check_role_limits(role, amount, already)
     except RoleLimitExceeded:
         if role.above_limit != "hold":
             raise
@@ -71,7 +70,7 @@ def decide(
 
 
 def requested_buckets(balance: OrderBalance, ask: Ask) -> set[str]:
-    """The buckets a request touches, known before it is allocated."""
+    """The buckets a request names, known before it is allocated."""
     match ask:
         case AmountsAsk():
             return {bucket for bucket, amount in ask.amounts.items() if amount}

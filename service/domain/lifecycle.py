@@ -12,6 +12,8 @@ DECLINED = "DECLINED"
 
 #: Statuses whose allocation holds money against the balance.
 HOLDS_MONEY = frozenset({PENDING_APPROVAL, PENDING_RELEASE, RELEASED})
+#: Statuses of money let out: what a role's cumulative limits count.
+GRANTED = frozenset({PENDING_RELEASE, RELEASED})
 
 STATUS_NAMES = {
     PENDING_APPROVAL: "Pending approval",
@@ -52,3 +54,13 @@ def next_status(current: str, action: str) -> str | None:
     raise TransitionRefused(
         f"cannot {action} an appeasement that is {current}", status=current, action=action
     )
+
+
+def decided_status(current: str, decision: str) -> str:
+    """Where approving or declining leads: only a held appeasement can be decided."""
+    target = _TRANSITIONS.get((current, decision)) if current == PENDING_APPROVAL else None
+    if target is None:
+        raise NotPendingApproval(
+            f"the appeasement is {current}, not pending approval", status=current
+        )
+    return target

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from service.domain.errors import DomainError
 
@@ -25,6 +26,10 @@ NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK 
 SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED
 VES WST XCD XCG YER ZAR ZMW ZWG
 """.split()
+
+#: An amount on our own API: digits, optionally a point and digits; no sign, no exponent.
+PLAIN_AMOUNT = re.compile(r"(?P<whole>[0-9]{1,15})(?:\.(?P<fraction>[0-9]+))?", re.ASCII)
+MAX_INTEGER_DIGITS = 15
 
 CURRENCY_EXPONENTS: dict[str, int] = {
     **dict.fromkeys(_TWO_DECIMAL_CODES, 2),
@@ -81,20 +86,18 @@ class Currency:
         return int(amount.quantize(self.quantum, rounding=ROUND_HALF_UP).scaleb(self.exponent))
 
     def parse_exact(self, text: str) -> int:
-        """Parse an amount given on our own API: a string with at most `exponent` decimals."""
-        try:
-            amount = Decimal(text)
-        except (InvalidOperation, TypeError, ValueError):
-            raise InvalidAmount(text, "not a decimal number") from None
-        if not amount.is_finite():
-            raise InvalidAmount(text, "not a finite number")
-        if amount < 0:
-            raise InvalidAmount(text, "negative")
-        exponent = amount.as_tuple().exponent
-        assert isinstance(exponent, int)
-        if -exponent > self.exponent and amount != amount.quantize(self.quantum):
+        """Parse an amount given on our own API: a plain decimal string ("5.90"), at most
+        15 integer digits and at most `exponent` decimals, trailing zeros included."""
+        match = PLAIN_AMOUNT.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
+            raise InvalidAmount(
+                text, f"write a plain decimal: digits, a point, at most {MAX_INTEGER_DIGITS} "
+                "integer digits, no sign and no exponent"
+            )
+        fraction = match["fraction"] or ""
+        if len(fraction) > self.exponent:
             raise CurrencyPrecision(text, self.code, self.exponent)
-        return int(amount.quantize(self.quantum).scaleb(self.exponent))
+        return int(match["whole"]) * 10**self.exponent + int(fraction.ljust(self.exponent, "0") or 0)
 
     def to_major(self, minor: int) -> Decimal:
         return Decimal(minor).scaleb(-self.exponent).quantize(self.quantum)

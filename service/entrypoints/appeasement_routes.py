@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -28,14 +28,14 @@ PROBLEM_JSON = "application/problem+json"
 router = APIRouter(tags=["appeasements"])
 
 
-def _problems(*statuses: int) -> dict[int | str, dict[str, object]]:
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
     return {status: {"model": Problem, "content": {PROBLEM_JSON: {}}} for status in statuses}
 
 
 bearer = HTTPBearer(auto_error=False, description="A token of the tokens file, or a JWT")
 
 
-def caller(
+async def caller(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
 ) -> Caller:
@@ -46,7 +46,7 @@ def caller(
     return Caller(user=identity.user, role=identity.role)
 
 
-def appeasements(request: Request) -> Appeasements:
+async def appeasements(request: Request) -> Appeasements:
     return request.app.state.service.appeasements
 
 
@@ -54,10 +54,26 @@ CallerDep = Annotated[Caller, Depends(caller)]
 AppeasementsDep = Annotated[Appeasements, Depends(appeasements)]
 
 
+def _allowed_to(action: str) -> Any:
+    """The caller, when the policy lets the caller's role do `action`: else 403 FORBIDDEN."""
+
+    async def check(request: Request, who: CallerDep) -> Caller:
+        request.app.state.service.policy.check_may(who.role, action)
+        return who
+
+    return Annotated[Caller, Depends(check)]
+
+
+#: Reads and claims are checked here; grants and decisions by their use case, which audits
+#: a refusal and answers it on the command topic too.
+Reader = _allowed_to("read")
+ClaimHandler = _allowed_to("claims")
+
+
 @router.post(
     "/v1/orders/{order_id}/appeasements/preview",
     response_model=PreviewOut,
-    responses=_problems(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422),
     summary="The full allocation of a request; nothing is stored",
 )
 async def preview(
@@ -72,7 +88,7 @@ async def preview(
     status_code=201,
     responses={
         200: {"model": AppeasementOut, "description": "A replay: the first answer, unchanged"},
-        **_problems(401, 403, 404, 409, 422),
+        **problem_responses(401, 403, 404, 409, 422),
     },
     summary="Grant an appeasement (Idempotency-Key required)",
 )
@@ -97,27 +113,27 @@ async def grant(
 @router.get(
     "/v1/orders/{order_id}/appeasements",
     response_model=OrderAppeasementsOut,
-    responses=_problems(401, 404),
+    responses=problem_responses(401, 403, 404),
     summary="The order's appeasements with their transitions, and refused commands",
 )
-async def for_order(order_id: str, _: CallerDep, service: AppeasementsDep) -> OrderAppeasementsOut:
+async def for_order(order_id: str, _: Reader, service: AppeasementsDep) -> OrderAppeasementsOut:
     return await service.for_order(order_id)
 
 
 @router.get(
     "/v1/appeasements/{appeasement_id}",
     response_model=AppeasementOut,
-    responses=_problems(401, 404),
+    responses=problem_responses(401, 403, 404),
     summary="One appeasement, its allocation and transitions",
 )
-async def one(appeasement_id: str, _: CallerDep, service: AppeasementsDep) -> AppeasementOut:
+async def one(appeasement_id: str, _: Reader, service: AppeasementsDep) -> AppeasementOut:
     return await service.get(appeasement_id)
 
 
 @router.post(
     "/v1/appeasements/{appeasement_id}/approve",
     response_model=AppeasementOut,
-    responses=_problems(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422),
     summary="Approve a held appeasement (four eyes): it becomes PENDINGRELEASE",
 )
 async def approve(
@@ -130,7 +146,7 @@ async def approve(
 @router.post(
     "/v1/appeasements/{appeasement_id}/decline",
     response_model=AppeasementOut,
-    responses=_problems(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422),
     summary="Decline a held appeasement: it becomes DECLINED and its money creditable again",
 )
 async def decline(

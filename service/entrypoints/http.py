@@ -43,15 +43,12 @@ def problem_response(problem: Problem, request: Request | None = None) -> JSONRe
 @router.get(
     "/v1/orders/{order_id}/balance",
     response_model=BalanceOut,
-    responses={
-        401: {"model": Problem, "content": {PROBLEM_JSON: {}}},
-        404: {"model": Problem, "content": {PROBLEM_JSON: {}}},
-    },
+    responses=appeasement_routes.problem_responses(401, 403, 404),
     tags=["balance"],
     summary="Creditable balance per line and bucket, with totals",
 )
 async def get_balance(
-    order_id: str, request: Request, _: appeasement_routes.CallerDep
+    order_id: str, request: Request, _: appeasement_routes.Reader
 ) -> BalanceOut:
     return await order_balance(request.app.state.service.database.pool, order_id)
 

@@ -23,18 +23,18 @@ from schemas.commands import CommandResult, RpcError, RpcErrorData
 from schemas.published import REFUND_UPDATED
 from service import metrics
 from service.adapters import appeasement_repo as appeasements
-from service.adapters import outbox
+from service.adapters import locks, outbox
 from service.adapters.sealing import Sealer
 from service.adapters import projection_repo as orders
 from service.domain.appeasement import AmountsAsk, Ask, LineAsk, LinesAsk, PercentAsk, UnknownLine
-from service.domain.balance import compute_balance
+from service.domain.balance import Amounts, compute_balance
 from service.domain.bank import BankDetailsRequired, check_bank_account, refund_needs_transfer
-from service.domain.errors import DomainError
+from service.domain.errors import DomainError, MalformedRequest
 from service.domain.approval import check_may_decide
 from service.domain.grant import Decision, decide
-from service.domain.lifecycle import PENDING_RELEASE, next_status
+from service.domain.lifecycle import PENDING_RELEASE, decided_status, next_status
 from service.domain.money import Currency, InvalidAmount
-from service.domain.policy import Policy
+from service.domain.policy import DEFAULT_CUSTOMER_WINDOW_DAYS, Already, Policy
 from service.domain.projection import OrderState
 from service.service_layer import ids
 from service.service_layer.claims import check_claim_open
@@ -100,6 +100,20 @@ class AppeasementNotFound(DomainError):
     code = "APPEASEMENT_NOT_FOUND"
 
 
+class RefusedBefore(DomainError):
+    """The refusal first given under an idempotency key, given again: same code, same words."""
+
+    def __init__(self, code: str, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message, **details)
+        self.code = code  # type: ignore[misc]
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    appeased: dict[str, Amounts]
+    already: Already
+
+
 class Appeasements:
     """The appeasement use cases, over the database and the policy built at start-up."""
 
@@ -129,25 +143,26 @@ class Appeasements:
             order = (await orders.load_orders(connection, [order_id])).get(order_id)
             if order is None or not order.known:
                 raise OrderNotFound(order_id)
-            appeased = await appeasements.appeased_by_line(connection, order_id)
-            already = await appeasements.amount_on_order(connection, order_id)
-            for_customer = await self._for_customer(connection, order, caller)
+            context = await self._context(connection, order, request.reason, caller.role)
         self._refund_method(order, request.refund_method)
-        decision = self._decide(order, appeased, already, request, caller, for_customer)
+        decision = self._decide(order, context, request, caller)
         currency = Currency.of(order.currency)
         return preview_out(
             order_id, currency, request.reason, decision.allocation, decision.status
         )
 
     async def grant(self, command: GrantAppeasement) -> Granted:
-        """Decide and reserve under the order's lock; a refusal changes only the audit log."""
-        try:
-            granted = await self._grant_once(command)
-        except asyncpg.UniqueViolationError:
-            granted = await self._grant_once(command)
-        except DomainError as error:
-            await self._reject(command, error)
-            raise
+        """Decide and reserve under the customer's and the order's locks; a refusal changes
+        only the audit log, and is kept under the idempotency key like a grant."""
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                granted = await self._grant_once(command)
+                break
+            except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
+                if attempts >= 3:
+                    raise
         outcome = "replayed" if granted.replayed else "granted"
         metrics.APPEASEMENTS.labels(command.channel, outcome).inc()
         log.info(
@@ -177,31 +192,40 @@ class Appeasements:
     async def _decide_once(self, command: DecideAppeasement) -> dict[str, Any]:
         async with self._database.pool.acquire() as connection, connection.transaction():
             order_id = await appeasements.order_of(connection, command.appeasement_id)
-            if order_id is None:
+            order = None if order_id is None else await locks.lock_for_decision(
+                connection, order_id
+            )
+            row = None if order is None else await appeasements.lock(
+                connection, command.appeasement_id
+            )
+            if order is None or row is None:
                 raise AppeasementNotFound(
                     f"no appeasement {command.appeasement_id}",
                     appeasement_id=command.appeasement_id,
                 )
-            order = await orders.lock_existing_order(connection, order_id)
-            row = await appeasements.lock(connection, command.appeasement_id)
-            assert order is not None and row is not None
             if command.channel == "rpc" and command.command_id:
                 fresh = await orders.record_inbox(
                     connection, "decisions",
-                    [(command.command_id, f"appeasement.{command.decision}", order_id)],
+                    [(command.command_id, f"appeasement.{command.decision}", order.order_id)],
                 )
                 if not fresh:
                     record = (await appeasements.load(connection, [row["appeasement_id"]]))[0]
                     body = appeasement_out(record).model_dump(mode="json")
                     if command.reply_topic is not None:
                         await _reply(connection, command.reply_topic, command.command_id,
-                                     order_id, result=body)
+                                     order.order_id, result=body)
                     return body
-            role = self._policy.role(command.caller.role)
-            target = next_status(row["status"], command.decision)
-            amount = Currency.of(row["currency"]).to_major(row["amount_minor"])
-            check_may_decide(role, command.caller.user, row["requested_by"], amount)
-            assert target is not None
+            role = self._policy.check_may(command.caller.role, "approve")
+            target = decided_status(row["status"], command.decision)
+            if command.decision == "approve":
+                context = await self._context(
+                    connection, order, row["reason"], role.name, leaving_out=row["appeasement_id"]
+                )
+                amount = Currency.of(row["currency"]).to_major(row["amount_minor"])
+                check_may_decide(role, command.caller.user, row["requested_by"], amount,
+                                 context.already)
+            else:
+                check_may_decide(role, command.caller.user, row["requested_by"], Decimal(0))
             why = "APPROVED" if command.decision == "approve" else "DECLINED"
             await appeasements.set_status(
                 connection, row["appeasement_id"], target,
@@ -216,11 +240,12 @@ class Appeasements:
             body = appeasement_out(record).model_dump(mode="json")
             if command.reply_topic is not None:
                 await _reply(connection, command.reply_topic,
-                             command.command_id or row["appeasement_id"], order_id, result=body)
+                             command.command_id or row["appeasement_id"], order.order_id,
+                             result=body)
         metrics.TRANSITIONS.labels(target).inc()
         log.info(
             f"appeasement {why.lower()}", appeasement_id=row["appeasement_id"],
-            order_id=order_id, from_status=row["status"], to_status=target,
+            order_id=order.order_id, from_status=row["status"], to_status=target,
             user=command.caller.user, role=command.caller.role, command_id=command.command_id,
         )
         return body
@@ -290,91 +315,139 @@ class Appeasements:
     # --- mechanics ------------------------------------------------------------------
     async def _grant_once(self, command: GrantAppeasement) -> Granted:
         request_hash = _request_hash(command)
+        audit = {
+            "order_id": command.order_id, "command_id": command.idempotency_key,
+            "channel": command.channel, "reply_topic": command.reply_topic,
+            "user": command.caller.user, "role": command.caller.role,
+        }
+        answer: Granted | DomainError
         async with self._database.pool.acquire() as connection, connection.transaction():
-            order = await orders.lock_existing_order(connection, command.order_id)
-            if order is None:
-                raise OrderNotFound(command.order_id)
+            order = await locks.lock_for_decision(connection, command.order_id)
             held = await appeasements.find_by_key(
                 connection, command.channel, command.idempotency_key
             )
-            if held is not None:
-                if held["request_hash"] != request_hash:
-                    raise IdempotencyKeyReused(
-                        f"idempotency key {command.idempotency_key} was used for another request",
-                        idempotency_key=command.idempotency_key,
-                        appeasement_id=held["appeasement_id"],
-                    )
-                body = json.loads(held["first_response"])
-                await _reply_to(connection, command, result=body)
-                return Granted(body, replayed=True)
-            if command.request.claim_id is not None:
-                await check_claim_open(connection, command.request.claim_id, command.order_id)
-            refund_method, bank_details = self._refund_method(order, command.request.refund_method)
-            appeasement_id = command.credit_note_number or ids.appeasement_id()
-            if command.credit_note_number and await appeasements.exists(connection, appeasement_id):
-                raise IdempotencyKeyReused(
-                    f"credit note number {appeasement_id} is already used",
-                    credit_note_number=appeasement_id,
+            if held is not None and held["request_hash"] == request_hash:
+                answer = await self._answer_again(connection, command, held)
+            elif held is not None:
+                answer = IdempotencyKeyReused(
+                    f"idempotency key {command.idempotency_key} was used for another request",
+                    idempotency_key=command.idempotency_key,
+                    appeasement_id=held["appeasement_id"],
                 )
-            appeased = await appeasements.appeased_by_line(connection, command.order_id)
-            already = await appeasements.amount_on_order(connection, command.order_id)
-            for_customer = await self._for_customer(connection, order, command.caller)
-            decision = self._decide(
-                order, appeased, already, command.request, command.caller, for_customer
+                await self._audit_refusal(connection, answer, **audit)
+            else:
+                try:
+                    async with connection.transaction():
+                        body = await self._decide_and_reserve(
+                            connection, command, order, request_hash
+                        )
+                    answer = Granted(body, replayed=False)
+                except DomainError as error:
+                    answer = error
+                    await self._audit_refusal(
+                        connection, error, **audit, idempotency_key=command.idempotency_key,
+                        request_hash=request_hash,
+                    )
+        if isinstance(answer, DomainError):
+            if not isinstance(answer, RefusedBefore):
+                self._count_refusal(answer, command.channel)
+            raise answer
+        return answer
+
+    async def _answer_again(
+        self, connection: asyncpg.Connection, command: GrantAppeasement, held: asyncpg.Record
+    ) -> Granted | RefusedBefore:
+        """The first answer under this key, for the same request: its grant, or its refusal
+        (returned, to be raised once the reply it queues is committed)."""
+        if held["appeasement_id"] is None:
+            error = RefusedBefore(held["code"], held["message"], json.loads(held["details"]))
+            await _reply_to(connection, command, error=error)
+            log.info("refusal replayed", code=error.code, order_id=command.order_id,
+                     command_id=command.idempotency_key, channel=command.channel)
+            return error
+        body = json.loads(held["first_response"])
+        await _reply_to(connection, command, result=body)
+        return Granted(body, replayed=True)
+
+    async def _decide_and_reserve(
+        self, connection: asyncpg.Connection, command: GrantAppeasement,
+        order: OrderState | None, request_hash: str,
+    ) -> dict[str, Any]:
+        """Decide on the locked order and write the appeasement, its allocation, audit row,
+        refund event and reply: all of it, or (on a broken rule) none of it."""
+        if order is None:
+            raise OrderNotFound(command.order_id)
+        request = command.request
+        if request.claim_id is not None:
+            await check_claim_open(connection, request.claim_id, command.order_id)
+        refund_method, bank_details = self._refund_method(order, request.refund_method)
+        appeasement_id = command.credit_note_number or ids.appeasement_id()
+        if command.credit_note_number and await appeasements.exists(connection, appeasement_id):
+            raise IdempotencyKeyReused(
+                f"credit note number {appeasement_id} is already used",
+                credit_note_number=appeasement_id,
             )
-            request = command.request
-            await appeasements.insert(
-                connection,
-                {
-                    "appeasement_id": appeasement_id, "order_id": command.order_id,
-                    "channel": command.channel, "idempotency_key": command.idempotency_key,
-                    "request_hash": request_hash, "command_id": command.idempotency_key,
-                    "status": decision.status, "reason": request.reason,
-                    "comment": request.comment, "claim_id": request.claim_id,
-                    "invoice_reference": request.invoice_reference,
-                    "refund_method": refund_method,
-                    "bank_details": bank_details,
-                    "requested_by": command.caller.user, "role": command.caller.role,
-                    "currency": order.currency, "taxation": decision.allocation.taxation,
-                    "amount_minor": decision.allocation.total.gross,
-                    "customer_id": order.customer.id,
-                },
-                decision.allocation.pieces,
-            )
-            await appeasements.add_transition(
-                connection, appeasement_id, None, decision.status, actor=command.caller.user,
-                role=command.caller.role, reason=request.reason, comment=request.comment,
-            )
-            record = await self._publish_status(
-                connection, appeasement_id, order,
-                "REQUESTED" if decision.status == PENDING_RELEASE else "ABOVE_ROLE_LIMIT",
-            )
-            body = appeasement_out(record).model_dump(mode="json")
-            await appeasements.set_first_response(connection, appeasement_id, body)
-            await _reply_to(connection, command, result=body)
+        context = await self._context(connection, order, request.reason, command.caller.role)
+        decision = self._decide(order, context, request, command.caller)
+        await appeasements.insert(
+            connection,
+            {
+                "appeasement_id": appeasement_id, "order_id": command.order_id,
+                "channel": command.channel, "idempotency_key": command.idempotency_key,
+                "request_hash": request_hash, "command_id": command.idempotency_key,
+                "status": decision.status, "reason": request.reason,
+                "comment": request.comment, "claim_id": request.claim_id,
+                "invoice_reference": request.invoice_reference,
+                "refund_method": refund_method,
+                "bank_details": bank_details,
+                "requested_by": command.caller.user, "role": command.caller.role,
+                "currency": order.currency, "taxation": decision.allocation.taxation,
+                "amount_minor": decision.allocation.total.gross,
+                "customer_id": order.customer.id,
+            },
+            decision.allocation.pieces,
+        )
+        await appeasements.add_transition(
+            connection, appeasement_id, None, decision.status, actor=command.caller.user,
+            role=command.caller.role, reason=request.reason, comment=request.comment,
+        )
+        record = await self._publish_status(
+            connection, appeasement_id, order,
+            "REQUESTED" if decision.status == PENDING_RELEASE else "ABOVE_ROLE_LIMIT",
+        )
+        body = appeasement_out(record).model_dump(mode="json")
+        await appeasements.set_first_response(connection, appeasement_id, body)
+        await _reply_to(connection, command, result=body)
         metrics.TRANSITIONS.labels(decision.status).inc()
-        return Granted(body, replayed=False)
+        return body
 
     def _decide(
-        self, order: OrderState, appeased: Any, already: int, request: AppeasementRequest,
-        caller: Caller, for_customer: int = 0,
+        self, order: OrderState, context: _Context, request: AppeasementRequest, caller: Caller
     ) -> Decision:
-        balance = compute_balance(order, appeased)
+        balance = compute_balance(order, context.appeased)
         return decide(
             balance, to_ask(request, order, balance.currency), reason_code=request.reason,
-            role_name=caller.role, policy=self._policy, already_on_order=already,
-            already_for_customer=for_customer,
+            role_name=caller.role, policy=self._policy, already=context.already,
         )
 
-    async def _for_customer(
-        self, connection: asyncpg.Connection, order: OrderState, caller: Caller
-    ) -> int:
-        role = self._policy.roles.get(caller.role)
-        if role is None or role.max_per_customer is None or not order.customer.id:
-            return 0
-        return await appeasements.amount_for_customer(
-            connection, order.customer.id, order.currency or "", role.customer_window_days or 30
+    async def _context(
+        self, connection: asyncpg.Connection, order: OrderState, reason: str, role_name: str,
+        leaving_out: str | None = None,
+    ) -> _Context:
+        """What the decision reads besides the order: appeased money by line, and what
+        the cumulative limits count."""
+        role = self._policy.roles.get(role_name)
+        window = (role.customer_window_days if role else None) or DEFAULT_CUSTOMER_WINDOW_DAYS
+        appeased = await appeasements.appeased_by_line(connection, order.order_id)
+        on_order, for_reason, for_customer = await appeasements.already(
+            connection, order_id=order.order_id, reason=reason, customer_id=order.customer.id,
+            currency=order.currency, window_days=window, leaving_out=leaving_out,
         )
+        currency = Currency.of(order.currency)
+        return _Context(appeased, Already(
+            on_order=currency.to_major(on_order), for_reason=currency.to_major(for_reason),
+            for_customer=currency.to_major(for_customer),
+        ))
 
     async def _publish_status(
         self, connection: asyncpg.Connection, appeasement_id: str, order: OrderState,
@@ -405,6 +478,8 @@ class Appeasements:
                     "refund: give refund_method bank_transfer with account_owner, iban and bic",
                     payment_method=order.payment_method,
                 )
+            if method is not None and method.payment_reference is not None:
+                check_payment_reference(order, method.payment_reference)
             return (method.model_dump(exclude_none=True) if method else None), None
         account = check_bank_account(method.account_owner, method.iban, method.bic)
         shown = {"type": "bank_transfer", "iban": account.masked_iban, "bic": account.bic}
@@ -414,33 +489,56 @@ class Appeasements:
         })
         return shown, sealed
 
-    async def _reject(self, command: GrantAppeasement, error: DomainError) -> None:
-        await self.refuse(
-            error, order_id=command.order_id, command_id=command.idempotency_key,
-            channel=command.channel, reply_topic=command.reply_topic, user=command.caller.user,
-            role=command.caller.role,
-        )
-
     async def refuse(
         self, error: DomainError, *, order_id: str, command_id: str, channel: str,
         reply_topic: str | None = None, user: str | None = None, role: str | None = None,
+        idempotency_key: str | None = None, request_hash: str | None = None,
     ) -> None:
-        """Audit a refused command (and answer it on its reply topic); no money moves."""
+        """Audit a command refused before any decision (and answer it); no money moves."""
+        async with self._database.pool.acquire() as connection, connection.transaction():
+            await self._audit_refusal(
+                connection, error, order_id=order_id, command_id=command_id, channel=channel,
+                reply_topic=reply_topic, user=user, role=role,
+                idempotency_key=idempotency_key, request_hash=request_hash,
+            )
+        self._count_refusal(error, channel)
+
+    async def _audit_refusal(
+        self, connection: asyncpg.Connection, error: DomainError, *, order_id: str,
+        command_id: str, channel: str, reply_topic: str | None, user: str | None,
+        role: str | None, idempotency_key: str | None = None, request_hash: str | None = None,
+    ) -> None:
+        """The refusal in the audit log (kept under its key when it has one), its reply
+        queued, and one log line with its context."""
         details = _jsonable(error.details)
-        metrics.APPEASEMENTS.labels(channel, "rejected").inc()
-        metrics.REJECTIONS.labels(error.code).inc()
+        await appeasements.record_rejection(
+            connection, order_id=order_id, channel=channel, command_id=command_id,
+            actor=user, role=role, code=error.code, message=error.message, details=details,
+            idempotency_key=idempotency_key, request_hash=request_hash,
+        )
+        if reply_topic is not None:
+            await _reply(connection, reply_topic, command_id, order_id, error=error)
         log.info(
             "appeasement rejected", code=error.code, reason=error.message, order_id=order_id,
             command_id=command_id, user=user, role=role, channel=channel,
             **{f"detail_{key}": value for key, value in details.items()},
         )
-        async with self._database.pool.acquire() as connection, connection.transaction():
-            await appeasements.record_rejection(
-                connection, order_id=order_id, channel=channel, command_id=command_id,
-                actor=user, role=role, code=error.code, message=error.message, details=details,
-            )
-            if reply_topic is not None:
-                await _reply(connection, reply_topic, command_id, order_id, error=error)
+
+    @staticmethod
+    def _count_refusal(error: DomainError, channel: str) -> None:
+        metrics.APPEASEMENTS.labels(channel, "rejected").inc()
+        metrics.REJECTIONS.labels(error.code).inc()
+
+
+def check_payment_reference(order: OrderState, reference: str) -> None:
+    """A refund to the original payment names one of the order's payments."""
+    known = {order.payment_reference} | {line.payment_reference for line in order.lines.values()}
+    known.discard(None)
+    if reference not in known:
+        raise MalformedRequest(
+            f"order {order.order_id} has no payment {reference!r}",
+            field="refund_method.payment_reference", known=sorted(k for k in known if k),
+        )
 
 
 def to_ask(request: AppeasementRequest, order: OrderState, currency: Currency) -> Ask:
@@ -493,12 +591,13 @@ def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _reply_to(
-    connection: asyncpg.Connection, command: GrantAppeasement, *, result: dict[str, Any]
+    connection: asyncpg.Connection, command: GrantAppeasement, *,
+    result: dict[str, Any] | None = None, error: DomainError | None = None,
 ) -> None:
     if command.reply_topic is not None:
         await _reply(
             connection, command.reply_topic, command.idempotency_key, command.order_id,
-            result=result,
+            result=result, error=error,
         )
 
 

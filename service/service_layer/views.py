@@ -28,6 +28,7 @@ from schemas.published import (
     RefundPayment,
     RefundStatus,
 )
+from service.domain.allocation import allocate
 from service.domain.appeasement import Allocation, Piece
 from service.domain.balance import Amounts
 from service.domain.lifecycle import PENDING_RELEASE, STATUS_NAMES
@@ -99,11 +100,13 @@ def refund_event(
     pieces: list[Piece] = record["pieces"]
     by_line: dict[str, Amounts] = {}
     rates: dict[str, Any] = {}
+    units: dict[str, int | None] = {}
     for piece in pieces:
         by_line[piece.order_line] = by_line.get(piece.order_line, Amounts()) + Amounts(
             piece.gross, piece.tax
         )
         rates.setdefault(piece.order_line, piece.tax_rate)
+        units[piece.order_line] = piece.quantity if piece.order_line not in units else None
     method = RefundMethod.model_validate(
         record["refund_method"]
         or {"type": "original_payment", "payment_reference": order.payment_reference}
@@ -129,14 +132,17 @@ def refund_event(
                 status=LineStatus(code=status),
             )],
         ))
-        items.append(GoodwillItem(
-            orderItemReference=line_id,
-            grossUnitPrice=currency.format(amount.gross),
-            quantity=1,
-            vatAmount=currency.format(amount.tax),
-            vatPercent=rate,
-            vatType="NORMAL" if amount.tax else "ZERO",
-        ))
+        items.extend(
+            GoodwillItem(
+                orderItemReference=line_id,
+                grossUnitPrice=currency.format(unit_gross),
+                quantity=quantity,
+                vatAmount=currency.format(tax),
+                vatPercent=rate,
+                vatType="NORMAL" if tax else "ZERO",
+            )
+            for unit_gross, quantity, tax in goodwill_units(amount, units[line_id] or 1)
+        )
     total = sum(by_line.values(), Amounts())
     refund = AppeasementRefund(
         client=service_name,
@@ -178,6 +184,18 @@ def refund_event(
         ),
     )
     return AppeasementRefundUpdated(id=event_id, params=AppeasementRefundParams(refund=refund))
+
+
+def goodwill_units(amount: Amounts, quantity: int) -> list[tuple[int, int, int]]:
+    """(gross unit price, quantity, VAT) items whose totals are exactly `amount`.
+
+    `quantity` units at one price when the gross divides evenly; else the units at the
+    lower price and the rest one cent up, so that unit price x quantity adds up.
+    """
+    low, extra = divmod(amount.gross, quantity)
+    groups = [(low, quantity - extra), (low + 1, extra)] if extra else [(low, quantity)]
+    taxes = allocate(amount.tax, [price * count for price, count in groups])
+    return [(price, count, tax) for (price, count), tax in zip(groups, taxes, strict=True)]
 
 
 def _rate(rate: Any) -> str:

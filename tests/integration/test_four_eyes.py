@@ -109,7 +109,7 @@ async def test_an_approver_needs_an_approving_role_whose_limit_covers_the_amount
     assert by_agent.status_code == 403 and by_agent.json()["code"] == "FORBIDDEN"
     by_lead = await decide(api, held["id"], "approve", LEAD)
     assert by_lead.status_code == 422 and by_lead.json()["code"] == "ROLE_LIMIT_EXCEEDED"
-    assert by_lead.json()["which"] == "approval"
+    assert by_lead.json()["which"] == "max_per_appeasement"
     by_manager = await decide(api, held["id"], "approve", MANAGER)
     assert by_manager.status_code == 200 and by_manager.json()["status"] == "PENDINGRELEASE"
 

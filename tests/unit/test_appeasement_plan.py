@@ -78,8 +78,7 @@ def test_each_balance_rule_has_its_code(state, ask, code):
 def test_the_policy_decides_after_the_balance(reason, role, ask, outcome):
     balance = balance_of(order_state(TABLE_ORDER))
     try:
-        decision = decide(balance, ask, reason_code=reason, role_name=role, policy=POLICY,
-                          already_on_order=0)
+        decision = decide(balance, ask, reason_code=reason, role_name=role, policy=POLICY)
     except DomainError as error:
         assert error.code == outcome
     else:
