@@ -3,6 +3,7 @@ and units kept for the accounting hand-off: through the public interfaces."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from decimal import Decimal
@@ -230,3 +231,20 @@ async def test_bank_details_with_a_card_order_never_reach_the_database(api, publ
     finally:
         await connection.close()
     assert IBAN not in (dump or "")
+
+
+async def test_a_key_racing_on_two_orders_is_granted_once_and_the_loser_audited(api, publish):
+    # given two orders, and one idempotency key sent for both at the same moment
+    first, second = unique("RACEKEY"), unique("RACEKEY")
+    for order_id in (first, second):
+        await given_order(api, publish, order_id, TABLE_ORDER)
+    key = unique("KEY")
+    answers = await asyncio.gather(*(grant(api, order_id, SHIPPING, key=key)
+                                     for order_id in (first, second)))
+    # then one is granted, the other is a 409 that its order's audit trail shows
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [201, 409], [a.text for a in answers]
+    loser = (first, second)[[a.status_code for a in answers].index(409)]
+    history = (await api.get(f"/v1/orders/{loser}/appeasements", headers=MANAGER)).json()
+    assert history["appeasements"] == []
+    assert [r["code"] for r in history["rejections"]] == ["IDEMPOTENCY_KEY_REUSED"]
