@@ -33,6 +33,11 @@ class LineBalanceOut(BalanceFigures):
     cancelled: bool
     tax_rate: str | None = None
     under_return_quantity: int
+    dropped: bool = Field(
+        False,
+        description="The latest order snapshot no longer lists the line: kept for history, "
+        "nothing paid or creditable on it",
+    )
 
 
 class BalanceOut(BaseModel):

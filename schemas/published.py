@@ -128,9 +128,17 @@ class OverCreditParams(_Out):
     order_id: str
     order_line: str
     bucket: str | None = Field(examples=["product"])
-    amount: str = Field(description="Gross credited beyond what was paid", examples=["19.95"])
+    amount: str = Field(
+        description="Appeased gross credited a second time: refunds and appeasements beyond "
+        "what counts as paid on the line, at most what was appeased on it",
+        examples=["19.95"],
+    )
     currency: str = Field(examples=["EUR"])
-    credit_note_number: str = Field(description="The OMS refund that landed on appeased money")
+    credit_note_number: str | None = Field(
+        None,
+        description="The OMS refund that landed on appeased money; null when an order snapshot "
+        "caused the over-credit (e.g. it no longer lists an appeased line)",
+    )
     appeasement_ids: list[str] = Field(description="Appeasements holding money on that line")
 
 

@@ -56,15 +56,16 @@ ON CONFLICT (order_id) DO UPDATE SET
 UPSERT_LINE = """
 INSERT INTO order_lines (order_id, line_id, line_number, product_type, bucket, sku,
     product_name, quantity, status, payment_reference, gross_minor, tax_minor, tax_rate,
-    paid_gross_minor, paid_tax_minor)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+    paid_gross_minor, paid_tax_minor, dropped)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 ON CONFLICT (order_id, line_id) DO UPDATE SET
     line_number = EXCLUDED.line_number, product_type = EXCLUDED.product_type,
     bucket = EXCLUDED.bucket, sku = EXCLUDED.sku, product_name = EXCLUDED.product_name,
     quantity = EXCLUDED.quantity, status = EXCLUDED.status,
     payment_reference = EXCLUDED.payment_reference, gross_minor = EXCLUDED.gross_minor,
     tax_minor = EXCLUDED.tax_minor, tax_rate = EXCLUDED.tax_rate,
-    paid_gross_minor = EXCLUDED.paid_gross_minor, paid_tax_minor = EXCLUDED.paid_tax_minor
+    paid_gross_minor = EXCLUDED.paid_gross_minor, paid_tax_minor = EXCLUDED.paid_tax_minor,
+    dropped = EXCLUDED.dropped
 """
 UPSERT_REFUND = """
 INSERT INTO oms_refunds (order_id, credit_note_number, refund_type, status, rma, status_date)
@@ -251,6 +252,7 @@ def _line(row: asyncpg.Record) -> LineState:
         product_name=row["product_name"],
         status=row["status"],
         payment_reference=row["payment_reference"],
+        dropped=row["dropped"],
     )
 
 
@@ -258,7 +260,7 @@ def _line_row(order_id: str, line: LineState) -> tuple[object, ...]:
     return (
         order_id, line.line_id, line.line_number, line.product_type, line.bucket, line.sku,
         line.product_name, line.quantity, line.status, line.payment_reference, line.gross,
-        line.tax, line.tax_rate, line.paid_gross, line.paid_tax,
+        line.tax, line.tax_rate, line.paid_gross, line.paid_tax, line.dropped,
     )
 
 

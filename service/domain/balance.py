@@ -57,12 +57,19 @@ class LineBalance:
     under_return: Amounts
     under_return_units: int
     creditable: Amounts
+    dropped: bool = False
 
     @property
     def over_credited(self) -> Amounts:
         """How far refunds and appeasements went beyond what was paid."""
         excess = self.refunded + self.appeased - self.paid
         return Amounts(max(excess.gross, 0), max(excess.tax, 0))
+
+    @property
+    def appeased_over_credited(self) -> int:
+        """The gross of the over-credit that lands on appeased money; the OMS's own
+        over-refund of money nobody appeased is not counted."""
+        return min(self.over_credited.gross, max(self.appeased.gross, 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,14 +120,15 @@ def compute_balance(
     units = _units_under_return(order)
     lines: list[LineBalance] = []
     for line in sorted(order.lines.values(), key=lambda item: (item.line_number, item.line_id)):
-        paid = Amounts(line.paid_gross, line.paid_tax)
+        paid = ZERO if line.dropped else Amounts(line.paid_gross, line.paid_tax)
         cancelled = order.is_line_cancelled(line)
-        under_units = 0 if cancelled else min(units[line.line_number], line.quantity)
+        held_back = cancelled or line.dropped
+        under_units = 0 if held_back else min(units[line.line_number], line.quantity)
         under_return = paid.share(under_units, line.quantity)
         line_refunded = refunded.get(line.line_id, ZERO)
         line_appeased = appeased.get(line.line_id, ZERO)
         creditable = ZERO
-        if not cancelled and not order.payment_error:
+        if not held_back and not order.payment_error:
             creditable = (paid - line_refunded - line_appeased - under_return).clamped()
         lines.append(
             LineBalance(
@@ -132,6 +140,7 @@ def compute_balance(
                 under_return,
                 under_units,
                 creditable,
+                line.dropped,
             )
         )
     buckets = {bucket: BucketTotals() for bucket in BUCKETS}
@@ -160,13 +169,35 @@ def _refunded_by_line(order: OrderState, currency: Currency) -> dict[str, Amount
 
 
 def _units_under_return(order: OrderState) -> Counter[int]:
-    """Units of open returns whose refund has not arrived yet, by order line number."""
-    refunded_rmas = {
-        refund.rma for refund in order.refunds.values() if refund.is_return and refund.counts
-    }
-    units: Counter[int] = Counter()
-    for held in order.returns.values():
-        if held.open and held.rma not in refunded_rmas:
-            units.update(held.line_numbers)
-    return units
+    """Units of open returns whose own refund has not arrived yet, by order line number.
 
+    Units leave one by one: each line entry of a counting Return refund releases one unit
+    of its order line, from the refund's RMA, or, without an RMA, from the first open
+    return (in RMA order) that still holds one. Refunds naming their RMA go first, so an
+    RMA-less refund never takes a unit a named one was meant for.
+    """
+    held = {
+        rma: Counter(state.line_numbers)
+        for rma, state in sorted(order.returns.items())
+        if state.open
+    }
+    number_of = {line.line_id: line.line_number for line in order.lines.values()}
+    refunds = sorted(
+        (refund for refund in order.refunds.values() if refund.is_return and refund.counts),
+        key=lambda refund: (not refund.rma, refund.credit_note_number),
+    )
+    for refund in refunds:
+        holders = [refund.rma] if refund.rma else list(held)
+        for piece in refund.lines:
+            number = number_of.get(piece.order_line)
+            if number is None:
+                continue
+            for rma in holders:
+                units = held.get(rma)
+                if units is not None and units[number] > 0:
+                    units[number] -= 1
+                    break
+    total: Counter[int] = Counter()
+    for units in held.values():
+        total.update(units)
+    return total

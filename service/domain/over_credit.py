@@ -1,4 +1,5 @@
-"""When an OMS refund lands on money already appeased, the line is credited twice."""
+"""When an OMS event leaves money already appeased beyond what the line counts as paid (a
+refund on top of it, a snapshot that drops the line), the line is credited twice."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ from service.domain.projection import OrderState
 
 
 def over_credit(order: OrderState, appeased: Mapping[str, Amounts]) -> dict[str, int]:
-    """Gross minor units by line that refunds and appeasements credited beyond what was paid."""
+    """Gross minor units of appeased money, by line, that refunds and appeasements credited
+    beyond what counts as paid: per line min(refunded + appeased - paid, appeased)."""
     if not order.known:
         return {}
     balance = compute_balance(order, appeased)
     return {
-        line.line.line_id: line.over_credited.gross
+        line.line.line_id: line.appeased_over_credited
         for line in balance.lines
-        if line.over_credited.gross > 0
+        if line.appeased_over_credited > 0
     }
 
 

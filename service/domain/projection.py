@@ -65,6 +65,8 @@ class LineState:
     product_name: str | None = None
     status: str | None = None
     payment_reference: str | None = None
+    # the latest snapshot no longer lists the line: kept for history, nothing paid any more
+    dropped: bool = False
 
     @property
     def cancelled(self) -> bool:
@@ -157,14 +159,7 @@ class OrderState:
             case OmsRefundUpdated():
                 if event.client == rules.service_name:
                     return False
-                self.refunds[event.credit_note_number] = OmsRefund(
-                    event.credit_note_number,
-                    event.refund_type,
-                    event.status,
-                    event.lines,
-                    event.rma,
-                    event.status_date,
-                )
+                self._apply_refund(event)
             case ShipmentDone():
                 self.shipments[event.shipment_id] = Shipment(
                     event.shipment_id,
@@ -190,9 +185,26 @@ class OrderState:
         self.customer = event.customer
         self.payment_method = event.payment_method
         self.payment_reference = event.payment_reference
+        listed = {line.line_id for line in event.lines}
+        for held in self.lines.values():
+            held.dropped = held.line_id not in listed
         for line in event.lines:
             self.lines[line.line_id] = read_line(line, event, currency, rules)
         return True
+
+    def _apply_refund(self, event: OmsRefundUpdated) -> None:
+        """Updates of one credit note merge: what an update leaves out, the note keeps."""
+        held = self.refunds.get(event.credit_note_number)
+        if held is None:
+            held = OmsRefund(event.credit_note_number, None, None, ())
+        self.refunds[event.credit_note_number] = OmsRefund(
+            event.credit_note_number,
+            event.refund_type or held.refund_type,
+            event.status or held.status,
+            event.lines or held.lines,
+            event.rma or held.rma,
+            event.status_date or held.status_date,
+        )
 
     def _apply_return(self, event: ReturnUpdated) -> None:
         held = self.returns.get(event.rma)

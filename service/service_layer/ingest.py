@@ -130,21 +130,22 @@ class Projector:
             )
             fresh = [item for item in firsts.values() if item.envelope.id in new_ids]
             states = await repo.lock_orders(connection, {item.event.order_id for item in fresh})
-            refunded = sorted({i.event.order_id for i in fresh if self._watches(i.event)})
+            watched = sorted({i.event.order_id for i in fresh}) if self._watches() else []
+            # only orders with appeased money come back: the others cannot be over-credited
             appeased, holders = (
-                await appeasement_repo.appeased_for_orders(connection, refunded)
-                if refunded else ({}, {})
+                await appeasement_repo.appeased_for_orders(connection, watched)
+                if watched else ({}, {})
             )
             outcomes = []
             alerts: list[OverCreditAlert] = []
             for item in fresh:
                 state = states[item.event.order_id]
-                watched = self._watches(item.event)
-                before = over_credit(state, appeased.get(state.order_id, {})) if watched else {}
+                held = appeased.get(state.order_id)
+                before = over_credit(state, held) if held else {}
                 applied = state.apply(item.event, self._rules)
                 outcomes.append((item, "applied" if applied else "ignored"))
-                if watched and applied:
-                    after = over_credit(state, appeased.get(state.order_id, {}))
+                if held and applied:
+                    after = over_credit(state, held)
                     for line_id, amount in newly_over_credited(before, after).items():
                         alerts.append(self._alert(
                             state, line_id, amount, item.event,
@@ -160,25 +161,23 @@ class Projector:
             self._log_outcome(item, outcome)
         for alert in alerts:
             metrics.OVER_CREDIT_ALERTS.inc()
-            log.warning("over-credit: an OMS refund landed on appeased money",
+            log.warning("over-credit: an OMS event left appeased money credited twice",
                         **alert.params.model_dump(exclude={"code"}))
         applied_ids = {id(item) for item in fresh}
         for item in items:
             if id(item) not in applied_ids:
                 self._log_outcome(item, "duplicate")
 
-    def _watches(self, event: OmsEvent) -> bool:
-        return (
-            self._alerts_topic is not None
-            and isinstance(event, OmsRefundUpdated)
-            and event.client != self._rules.service_name
-        )
+    def _watches(self) -> bool:
+        """Any applied OMS event may over-credit appeased money (a refund on top of it, a
+        snapshot that drops its line or no longer counts it as paid): watch them all."""
+        return self._alerts_topic is not None
 
     @staticmethod
     def _alert(
         state: OrderState, line_id: str, amount: int, event: OmsEvent, holders: list[str]
     ) -> OverCreditAlert:
-        assert isinstance(event, OmsRefundUpdated)
+        credit_note = event.credit_note_number if isinstance(event, OmsRefundUpdated) else None
         currency = Currency.of(state.currency)
         line = state.lines.get(line_id)
         return OverCreditAlert(
@@ -186,7 +185,7 @@ class Projector:
             params=OverCreditParams(
                 order_id=state.order_id, order_line=line_id,
                 bucket=line.bucket if line else None, amount=currency.format(amount),
-                currency=currency.code, credit_note_number=event.credit_note_number,
+                currency=currency.code, credit_note_number=credit_note,
                 appeasement_ids=holders,
             ),
         )

@@ -67,5 +67,6 @@ def _line(currency: Currency, balance: LineBalance) -> LineBalanceOut:
         cancelled=balance.cancelled,
         tax_rate=None if line.tax_rate is None else str(line.tax_rate),
         under_return_quantity=balance.under_return_units,
+        dropped=balance.dropped,
         **_figures(currency, balance).model_dump(),
     )

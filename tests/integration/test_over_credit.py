@@ -1,4 +1,5 @@
-"""An OMS refund on money already appeased: the balance clamps at zero and an alert goes out."""
+"""An OMS event over-credits money already appeased (a refund on top of it, a snapshot that
+drops its line): the balance clamps at zero and an alert goes out."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import pytest
 
 from schemas import consumed as wire
-from tests.builders import line, refund, unique
+from tests.builders import line, order, refund, unique
 from tests.conftest import balance_when, line_of
 from tests.integration.appeasing import given_order, grant, read_all
 
@@ -43,3 +44,49 @@ async def test_a_return_refund_on_an_appeased_line_raises_an_over_credit_alert(a
     }]
     assert json.loads(records[0].value)["method"] == "appeasement.alert"
     assert records[0].key == order_id.encode()
+
+
+async def test_an_over_refund_reports_only_the_appeased_money(api, publish, infra):
+    # given a 100.00 line of which 10.00 were appeased
+    order_id = unique("OVERREF")
+    await given_order(api, publish, order_id, [line("L1", 1, "100.00", "17.36")])
+    appeased = (await grant(api, order_id, {"reason": "ARTICLE_DEFECTIVE",
+                                            "lines": [{"line_id": "L1", "amount": "10.00"}]})).json()
+    # when the OMS refunds 105.00 on it, 5.00 more than was ever paid
+    credit_note = unique("CN")
+    await publish(wire.REFUND_UPDATED, {"refund": refund(
+        order_id, credit_note, [("L1", "105.00", "18.22")], refund_type="Return")}, key=order_id)
+    await balance_when(api, order_id, lambda b: line_of(b, "L1")["refunded"]["gross"] == "105.00")
+    # then the alert reports the 10.00 appeased, not the OMS's own 5.00 over-refund
+    records = await read_all(infra.bootstrap_servers, "appeasement.alerts",
+                             lambda r: json.loads(r.value)["params"]["order_id"] == order_id)
+    assert [json.loads(r.value)["params"] for r in records] == [{
+        "code": "OVER_CREDIT", "order_id": order_id, "order_line": "L1", "bucket": "product",
+        "amount": "10.00", "currency": "EUR", "credit_note_number": credit_note,
+        "appeasement_ids": [appeased["id"]],
+    }]
+
+
+async def test_a_snapshot_that_drops_an_appeased_line_raises_an_over_credit_alert(
+    api, publish, infra
+):
+    # given a 100.00 line of which 30.00 were appeased, and a 50.00 line
+    order_id = unique("OVERDROP")
+    await given_order(api, publish, order_id, [
+        line("L1", 1, "100.00", "17.36"), line("L2", 2, "50.00", "8.68"),
+    ], status_date="2026-11-20T10:00:00Z")
+    appeased = (await grant(api, order_id, {"reason": "ARTICLE_DEFECTIVE",
+                                            "lines": [{"line_id": "L1", "amount": "30.00"}]})).json()
+    # when a newer snapshot no longer lists L1
+    newer = order(order_id, [line("L2", 2, "50.00", "8.68")], status_date="2026-11-21T10:00:00Z")
+    await publish(wire.ORDER_UPDATED, {"order": newer}, key=order_id)
+    balance = await balance_when(api, order_id, lambda b: line_of(b, "L1")["dropped"])
+    assert line_of(balance, "L1")["creditable"]["gross"] == "0.00"
+    # then one alert names L1 and the 30.00 appeased on it, with no credit note
+    records = await read_all(infra.bootstrap_servers, "appeasement.alerts",
+                             lambda r: json.loads(r.value)["params"]["order_id"] == order_id)
+    assert [json.loads(r.value)["params"] for r in records] == [{
+        "code": "OVER_CREDIT", "order_id": order_id, "order_line": "L1", "bucket": "product",
+        "amount": "30.00", "currency": "EUR", "credit_note_number": None,
+        "appeasement_ids": [appeased["id"]],
+    }]
