@@ -42,6 +42,7 @@ async def embedded_parts() -> AsyncIterator[Settings]:
 async def running(settings: Settings) -> AsyncIterator[Service]:
     service = build_service(settings)
     await service.start()
+    await service.joined()
     try:
         yield service
     finally:

@@ -2,24 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    model_validator,
+)
 
 from schemas.api import AmountsOut
+from schemas.base import MAX_LINES, FreeText, Reference
 
 BucketName = Literal["product", "shipping", "handling", "fee", "tax", "overage"]
 
 
+AMOUNT_PATTERN = r"^[0-9]{1,15}(\.[0-9]+)?$"
+
+#: An amount on our API: a plain decimal string in the order's currency ("5.90"). It is
+#: parsed by the domain, which answers INVALID_AMOUNT / CURRENCY_PRECISION with the rule.
+Amount = Annotated[str, Field(
+    max_length=40, examples=["5.90"], json_schema_extra={"pattern": AMOUNT_PATTERN},
+    description="A plain decimal: at most 15 integer digits and the currency's decimals",
+)]
+Percent = Annotated[str, Field(
+    max_length=40, examples=["20"], json_schema_extra={"pattern": AMOUNT_PATTERN},
+    description="Above 0, at most 100",
+)]
+
+
 class LineRequest(BaseModel):
+    """One line: exactly one of `amount`, `percent`, or `unit_amount` with `quantity`."""
+
     model_config = ConfigDict(extra="forbid")
 
-    line_id: str | None = Field(None, examples=["L1"])
-    line_number: int | None = Field(None, description="Names the line when `line_id` is absent")
-    amount: str | None = Field(None, examples=["20.00"])
-    percent: str | None = Field(None, description="Of the line's creditable value", examples=["20"])
-    unit_amount: str | None = Field(None, examples=["5.00"])
-    quantity: int | None = Field(None, ge=1)
+    line_id: Reference | None = Field(None, examples=["L1"])
+    line_number: int | None = Field(
+        None, ge=0, le=2**31 - 1, description="Names the line when `line_id` is absent"
+    )
+    amount: Amount | None = None
+    percent: Percent | None = Field(None, description="Of the line's creditable value")
+    unit_amount: Amount | None = None
+    quantity: int | None = Field(None, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
     def names_a_line(self) -> LineRequest:
@@ -35,10 +62,10 @@ class RefundMethod(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["original_payment", "bank_transfer"] = "original_payment"
-    payment_reference: str | None = Field(None, description="One of the order's payments")
-    account_owner: str | None = None
-    iban: str | None = Field(None, description="Never shown back in full")
-    bic: str | None = None
+    payment_reference: Reference | None = Field(None, description="One of the order's payments")
+    account_owner: Reference | None = None
+    iban: str | None = Field(None, max_length=64, description="Never shown back in full")
+    bic: str | None = Field(None, max_length=16)
 
     @model_validator(mode="after")
     def bank_fields_only_for_a_transfer(self) -> RefundMethod:
@@ -49,36 +76,71 @@ class RefundMethod(BaseModel):
         return self
 
 
-class AppeasementRequest(BaseModel):
-    """One order, one reason, and exactly one of `amounts`, `lines` or `percent`."""
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"reason": "DELIVERY_DELAYED", "comment": "parcel 4 days late",
-                 "amounts": {"shipping": "5.90"}},
-                {"reason": "ARTICLE_DEFECTIVE", "lines": [{"line_id": "L1", "percent": "20"}]},
-            ]
-        },
-    )
-
-    reason: str = Field(examples=["ARTICLE_DEFECTIVE"])
-    comment: str | None = None
-    claim_id: str | None = None
-    invoice_reference: str | None = None
+    reason: Reference = Field(examples=["ARTICLE_DEFECTIVE"])
+    comment: FreeText | None = None
+    claim_id: Reference | None = None
+    invoice_reference: Reference | None = None
     refund_method: RefundMethod | None = None
-    amounts: dict[BucketName, str] | None = None
-    lines: list[LineRequest] | None = None
-    percent: str | None = Field(None, description="Of the order's creditable product value")
+
+
+class AmountsRequest(_Request):
+    """Order-level amounts per bucket, spread over lines by creditable value."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"reason": "DELIVERY_DELAYED", "comment": "parcel 4 days late",
+         "amounts": {"shipping": "5.90"}},
+    ]})
+
+    amounts: dict[BucketName, Amount]
+
+
+class LinesRequest(_Request):
+    """Per line: an amount, a percentage of its creditable value, or unit price x quantity."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"reason": "ARTICLE_DEFECTIVE", "lines": [{"line_id": "L1", "percent": "20"}]},
+    ]})
+
+    lines: list[LineRequest] = Field(max_length=MAX_LINES)
+
+
+class PercentRequest(_Request):
+    """A percentage of the order's creditable product value (and shipping, when asked)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"reason": "CUSTOMER_COMPLAINT", "percent": "10", "include_shipping": True},
+    ]})
+
+    percent: Percent = Field(description="Of the order's creditable product value")
     include_shipping: bool = False
 
-    @model_validator(mode="after")
-    def exactly_one_shape(self) -> AppeasementRequest:
-        given = [name for name in ("amounts", "lines", "percent") if getattr(self, name) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of amounts, lines or percent")
-        return self
+
+SHAPES = ("amounts", "lines", "percent")
+
+
+def _shape(value: Any) -> str | None:
+    """Which of the three shapes a body is: the one key of `amounts`, `lines`, `percent`
+    it has. None (an error) for none of them; with several, the others are refused as
+    extra fields of the first."""
+    if isinstance(value, dict):
+        return next((name for name in SHAPES if name in value), None)
+    return next((name for name in SHAPES if getattr(value, name, None) is not None), None)
+
+
+#: One order, one reason, and exactly one of `amounts`, `lines` or `percent` (a oneOf).
+AppeasementRequest = Annotated[
+    Annotated[AmountsRequest, Tag("amounts")]
+    | Annotated[LinesRequest, Tag("lines")]
+    | Annotated[PercentRequest, Tag("percent")],
+    Discriminator(
+        _shape, custom_error_type="one_shape",
+        custom_error_message="give exactly one of amounts, lines or percent",
+    ),
+]
+REQUEST = TypeAdapter(AppeasementRequest)
 
 
 class AllocationOut(BaseModel):
@@ -156,7 +218,7 @@ class OrderAppeasementsOut(BaseModel):
 class DecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    comment: str | None = Field(None, examples=["checked the photos"])
+    comment: FreeText | None = Field(None, examples=["checked the photos"])
 
 
 class ClaimRequest(BaseModel):
@@ -164,15 +226,17 @@ class ClaimRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(examples=["ARTICLE_DEFECTIVE"])
-    comment: str | None = Field(None, examples=["customer sent photos of the scratch"])
-    line_ids: list[str] | None = Field(None, description="Omitted: every line of the order")
+    reason: Reference = Field(examples=["ARTICLE_DEFECTIVE"])
+    comment: FreeText | None = Field(None, examples=["customer sent photos of the scratch"])
+    line_ids: list[Reference] | None = Field(
+        None, max_length=MAX_LINES, description="Omitted: every line of the order"
+    )
 
 
 class CloseClaimRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    comment: str | None = None
+    comment: FreeText | None = None
 
 
 class ClaimAppeasementOut(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 
 def _no_float(value: Any) -> Any:
@@ -32,3 +32,19 @@ class McomStruct(BaseModel):
 class CustomAttribute(McomStruct):
     name: str
     value: Any = None
+
+
+def _printable(value: str) -> str:
+    """No control characters but tab and line breaks: PostgreSQL cannot store NUL, and
+    nothing downstream should have to render the rest."""
+    if any(ord(char) < 32 and char not in "\t\n\r" for char in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+#: Free text from a person (comments, descriptions): at most 1,000 characters.
+FreeText = Annotated[str, Field(max_length=1000), AfterValidator(_printable)]
+#: A reference, code or name: at most 200 characters.
+Reference = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
+#: How many lines one request may name.
+MAX_LINES = 500

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -20,7 +23,7 @@ from service.adapters.policy_file import load_policy
 from service.adapters.sealing import Sealer, SealingKeyError
 from service.domain.policy import Policy
 from service.entrypoints import http
-from service.entrypoints.consumers import register_commands, register_projection
+from service.entrypoints.consumers import ConsumerGroup, register_commands, register_projection
 from service.entrypoints.publications import declare_publications
 from service.service_layer.appeasements import Appeasements
 from service.service_layer.claims import Claims
@@ -45,6 +48,8 @@ class Service:
     authenticator: Authenticator
     claims: Claims
     policy: Policy
+    consumers: dict[str, ConsumerGroup] = field(default_factory=dict)
+    _kafka: asyncio.Task[None] | None = None
 
     @property
     def topics(self) -> list[str]:
@@ -55,26 +60,62 @@ class Service:
         ]
 
     async def start(self) -> None:
-        settings = self.settings
+        """Serve as soon as the database is reachable: grants need nothing else. Kafka
+        (topics, producer, outbox relay, consumer groups) comes up in the background."""
         await self.database.connect()
-        if settings.migrate_on_start:
+        if self.settings.migrate_on_start:
             await migrate(self.database.pool)
-        if settings.create_topics:
-            assert settings.kafka_bootstrap_servers
-            await ensure_topics(
-                settings.kafka_bootstrap_servers, self.topics, settings.topic_partitions
-            )
-        await self.broker.start()
+        self._kafka = asyncio.create_task(self._start_kafka(), name="kafka-start")
+        log.info("service serving; joining Kafka in the background")
+
+    async def _start_kafka(self) -> None:
+        settings = self.settings
+        delay = 0.2
+        while True:
+            try:
+                if settings.create_topics and settings.kafka_bootstrap_servers:
+                    await ensure_topics(
+                        settings.kafka_bootstrap_servers, self.topics, settings.topic_partitions
+                    )
+                await self.broker.connect()
+                break
+            except Exception as error:  # noqa: BLE001 - the broker may come later: retry
+                log.warning("Kafka unavailable, retrying", error=repr(error), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
         await self.relay.start()
+        await asyncio.gather(*(self.consumers[name].join() for name in self.consumers))
+        self.broker.running = True
         log.info("service started", topics=self.topics)
 
+    async def joined(self) -> None:
+        """Wait until Kafka is up and every consumer group is joined."""
+        if self._kafka is not None:
+            await asyncio.shield(self._kafka)
+
     async def stop(self) -> None:
+        if self._kafka is not None:
+            self._kafka.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._kafka
         await self.relay.stop()
         await self.broker.stop()
         await self.database.close()
         log.info("service stopped")
 
-    async def broker_ready(self) -> bool:
+    async def readiness(self) -> dict[str, Any]:
+        """Whether the service can do all of its work: database, broker, every consumer."""
+        database, broker = await asyncio.gather(self.database.ping(), self._broker_ready())
+        consumers = {name: await consumer.state() for name, consumer in self.consumers.items()}
+        ready = database and broker and all(c["joined"] for c in consumers.values())
+        return {
+            "status": "ready" if ready else "not ready",
+            "database": "ok" if database else "down",
+            "broker": "ok" if broker else "down",
+            "consumers": consumers,
+        }
+
+    async def _broker_ready(self) -> bool:
         try:
             return await self.broker.ping(timeout=2.0)
         except Exception:  # noqa: BLE001 - readiness reports, it does not raise
@@ -102,7 +143,7 @@ def build_service(settings: Settings) -> Service:
         max_backoff=settings.db_retry_max_seconds,
         alerts_topic=settings.alerts_topic,
     )
-    register_projection(
+    projection = register_projection(
         broker,
         projector,
         group_id=settings.consumer_group,
@@ -121,7 +162,7 @@ def build_service(settings: Settings) -> Service:
         database, policy, service_name=settings.service_name, sealer=sealer,
         refund_unable=frozenset(settings.refund_unable_payment_methods),
     )
-    register_commands(
+    commands = register_commands(
         broker,
         CommandHandler(
             appeasements, dead_letters, settings.command_results_topic, sealer,
@@ -141,6 +182,7 @@ def build_service(settings: Settings) -> Service:
     return Service(
         settings, database, broker, projector, appeasements, relay, authenticator,
         Claims(database, policy), policy,
+        {"oms-events": projection, "commands": commands},
     )
 
 

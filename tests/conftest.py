@@ -74,6 +74,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     configure_logging("INFO", "console")
     application = create_app(settings)
     async with application.router.lifespan_context(application):
+        await asyncio.wait_for(application.state.service.joined(), timeout=60)
         yield application
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Request, Security
+from fastapi import APIRouter, Depends, Header, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.responses import JSONResponse
 
-from schemas.api import Problem
 from schemas.appeasements import (
     AppeasementOut,
     AppeasementRequest,
@@ -16,6 +15,7 @@ from schemas.appeasements import (
     OrderAppeasementsOut,
     PreviewOut,
 )
+from service.entrypoints.problems import problem_responses
 from service.service_layer.appeasements import (
     Appeasements,
     Caller,
@@ -23,13 +23,7 @@ from service.service_layer.appeasements import (
     GrantAppeasement,
 )
 
-PROBLEM_JSON = "application/problem+json"
-
 router = APIRouter(tags=["appeasements"])
-
-
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
-    return {status: {"model": Problem, "content": {PROBLEM_JSON: {}}} for status in statuses}
 
 
 bearer = HTTPBearer(auto_error=False, description="A token of the tokens file, or a JWT")
@@ -51,6 +45,8 @@ async def appeasements(request: Request) -> Appeasements:
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
+#: An id in a path: printable, at most 200 characters.
+Id = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 AppeasementsDep = Annotated[Appeasements, Depends(appeasements)]
 
 
@@ -73,11 +69,11 @@ ClaimHandler = _allowed_to("claims")
 @router.post(
     "/v1/orders/{order_id}/appeasements/preview",
     response_model=PreviewOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(404, body=True),
     summary="The full allocation of a request; nothing is stored",
 )
 async def preview(
-    order_id: str, body: AppeasementRequest, who: CallerDep, service: AppeasementsDep
+    order_id: Id, body: AppeasementRequest, who: CallerDep, service: AppeasementsDep
 ) -> PreviewOut:
     return await service.preview(order_id, body, who)
 
@@ -88,17 +84,18 @@ async def preview(
     status_code=201,
     responses={
         200: {"model": AppeasementOut, "description": "A replay: the first answer, unchanged"},
-        **problem_responses(401, 403, 404, 409, 422),
+        **problem_responses(404, 409, body=True),
     },
     summary="Grant an appeasement (Idempotency-Key required)",
 )
 async def grant(
-    order_id: str,
+    order_id: Id,
     body: AppeasementRequest,
     who: CallerDep,
     service: AppeasementsDep,
     idempotency_key: Annotated[
-        str, Header(min_length=1, max_length=200, description="Same key, same request: replay")
+        str, Header(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
+                    description="Same key, same request: replay")
     ],
 ) -> JSONResponse:
     granted = await service.grant(
@@ -113,31 +110,31 @@ async def grant(
 @router.get(
     "/v1/orders/{order_id}/appeasements",
     response_model=OrderAppeasementsOut,
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(404),
     summary="The order's appeasements with their transitions, and refused commands",
 )
-async def for_order(order_id: str, _: Reader, service: AppeasementsDep) -> OrderAppeasementsOut:
+async def for_order(order_id: Id, _: Reader, service: AppeasementsDep) -> OrderAppeasementsOut:
     return await service.for_order(order_id)
 
 
 @router.get(
     "/v1/appeasements/{appeasement_id}",
     response_model=AppeasementOut,
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(404),
     summary="One appeasement, its allocation and transitions",
 )
-async def one(appeasement_id: str, _: Reader, service: AppeasementsDep) -> AppeasementOut:
+async def one(appeasement_id: Id, _: Reader, service: AppeasementsDep) -> AppeasementOut:
     return await service.get(appeasement_id)
 
 
 @router.post(
     "/v1/appeasements/{appeasement_id}/approve",
     response_model=AppeasementOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(404, body=True),
     summary="Approve a held appeasement (four eyes): it becomes PENDINGRELEASE",
 )
 async def approve(
-    appeasement_id: str, who: CallerDep, service: AppeasementsDep,
+    appeasement_id: Id, who: CallerDep, service: AppeasementsDep,
     body: DecisionRequest | None = None,
 ) -> JSONResponse:
     return await _decide(service, appeasement_id, "approve", who, body)
@@ -146,11 +143,11 @@ async def approve(
 @router.post(
     "/v1/appeasements/{appeasement_id}/decline",
     response_model=AppeasementOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(404, body=True),
     summary="Decline a held appeasement: it becomes DECLINED and its money creditable again",
 )
 async def decline(
-    appeasement_id: str, who: CallerDep, service: AppeasementsDep,
+    appeasement_id: Id, who: CallerDep, service: AppeasementsDep,
     body: DecisionRequest | None = None,
 ) -> JSONResponse:
     return await _decide(service, appeasement_id, "decline", who, body)

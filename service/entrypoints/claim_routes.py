@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from schemas.appeasements import ClaimOut, ClaimRequest, CloseClaimRequest
-from service.entrypoints.appeasement_routes import ClaimHandler, Reader, problem_responses
+from service.entrypoints.appeasement_routes import ClaimHandler, Id, Reader
+from service.entrypoints.problems import problem_responses
 from service.service_layer.claims import Claims
 
 router = APIRouter(tags=["claims"])
@@ -24,11 +25,11 @@ ClaimsDep = Annotated[Claims, Depends(claims)]
     "/v1/orders/{order_id}/claims",
     response_model=ClaimOut,
     status_code=201,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(404, body=True),
     summary="Open a claim (reclamation) on an order: all its lines or some",
 )
 async def open_claim(
-    order_id: str, body: ClaimRequest, who: ClaimHandler, service: ClaimsDep
+    order_id: Id, body: ClaimRequest, who: ClaimHandler, service: ClaimsDep
 ) -> ClaimOut:
     return await service.open(order_id, body, who.user)
 
@@ -36,20 +37,20 @@ async def open_claim(
 @router.get(
     "/v1/orders/{order_id}/claims",
     response_model=list[ClaimOut],
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(404),
     summary="The order's claims, each with its appeasements and their statuses",
 )
-async def order_claims(order_id: str, _: Reader, service: ClaimsDep) -> list[ClaimOut]:
+async def order_claims(order_id: Id, _: Reader, service: ClaimsDep) -> list[ClaimOut]:
     return await service.for_order(order_id)
 
 
 @router.post(
     "/v1/claims/{claim_id}/close",
     response_model=ClaimOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(404, body=True),
     summary="Close a claim for good: it takes no new appeasement and cannot be reopened",
 )
 async def close_claim(
-    claim_id: str, who: ClaimHandler, service: ClaimsDep, body: CloseClaimRequest | None = None
+    claim_id: Id, who: ClaimHandler, service: ClaimsDep, body: CloseClaimRequest | None = None
 ) -> ClaimOut:
     return await service.close(claim_id, who.user, body.comment if body else None)

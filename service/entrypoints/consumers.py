@@ -4,7 +4,10 @@ No `from __future__ import annotations` here: FastStream reads the handlers' ann
 """
 
 
+import asyncio
 from typing import Annotated, Any
+
+import structlog
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -16,6 +19,48 @@ from schemas.consumed import CONSUMED
 from service.adapters.kafka import inbound
 from service.service_layer.commands import CommandHandler
 from service.service_layer.ingest import Projector
+
+log = structlog.get_logger(__name__)
+
+
+class ConsumerGroup:
+    """One subscriber's consumer group: joined in the background, its lag reported."""
+
+    def __init__(self, subscriber: Any) -> None:
+        self._subscriber = subscriber
+        self.joined = False
+
+    async def join(self) -> None:
+        """Start the subscriber; its consumer returns once the group gave it partitions."""
+        delay = 0.5
+        while not self.joined:
+            try:
+                await self._subscriber.start()
+                self.joined = True
+            except Exception as error:  # noqa: BLE001 - retried until the group is joined
+                log.warning("consumer group not joined, retrying", error=repr(error),
+                            group=self._subscriber.group_id, retry_in=delay)
+                await self._subscriber.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def state(self) -> dict[str, Any]:
+        """Joined or not, and the lag per assigned partition (high watermark - position)."""
+        consumer = getattr(self._subscriber, "consumer", None)
+        if not self.joined or consumer is None:
+            return {"joined": False, "lag": None, "partitions": {}}
+        partitions: dict[str, int] = {}
+        for partition in sorted(consumer.assignment()):
+            highwater = consumer.highwater(partition)
+            try:
+                position = await asyncio.wait_for(consumer.position(partition), 0.2)
+            except (TimeoutError, Exception):  # noqa: BLE001 - not known yet: not reported
+                continue
+            if highwater is not None:
+                partitions[f"{partition.topic}/{partition.partition}"] = max(
+                    highwater - position, 0
+                )
+        return {"joined": True, "lag": sum(partitions.values()), "partitions": partitions}
 
 
 async def _raw_values(message: Any) -> list[bytes | None]:
@@ -61,7 +106,7 @@ def register_projection(
     group_id: str,
     max_records: int,
     batch_timeout_ms: int,
-) -> None:
+) -> ConsumerGroup:
     """One batch subscriber over every consumed topic: one consumer group, one join.
 
     Offsets are committed after the handler returns, that is after the database commit;
@@ -74,7 +119,7 @@ def register_projection(
     async def project_oms_events(bodies: list[Payload], message: KafkaMessage) -> None:  # type: ignore[valid-type]
         await projector.handle([inbound(record) for record in message.raw_message])
 
-    broker.subscriber(
+    subscriber = broker.subscriber(
         *CONSUMED,
         batch=True,
         max_records=max_records,
@@ -85,12 +130,14 @@ def register_projection(
         decoder=_raw_values,
         title="oms-events",
         description="MCOM order, return, refund and shipment events, folded into the projection",
-    )(project_oms_events)
+    )
+    subscriber(project_oms_events)
+    return ConsumerGroup(subscriber)
 
 
 def register_commands(
     broker: KafkaBroker, handler: CommandHandler, *, group_id: str
-) -> None:
+) -> ConsumerGroup:
     """MCOM's appeasement command and the PSP's refund outcomes, one message at a time.
 
     One group for all of them, so a start costs one group join; each record's offset is
@@ -103,7 +150,7 @@ def register_commands(
     async def handle_commands(body: Payload, message: KafkaMessage) -> None:  # type: ignore[valid-type]
         await handler.handle(inbound(message.raw_message))
 
-    broker.subscriber(
+    subscriber = broker.subscriber(
         *COMMANDS,
         group_id=group_id,
         auto_offset_reset="earliest",
@@ -112,7 +159,9 @@ def register_commands(
         title="appeasement-commands",
         description="Grant appeasements (MCOM appeasement_management.create) and follow the "
         "PSP's release / cancel of their refunds",
-    )(handle_commands)
+    )
+    subscriber(handle_commands)
+    return ConsumerGroup(subscriber)
 
 
 async def _raw_value(message: Any) -> bytes | None:

@@ -12,8 +12,10 @@ import asyncpg
 import structlog
 
 from schemas.appeasements import (
+    AmountsRequest,
     AppeasementOut,
     AppeasementRequest,
+    PercentRequest,
     RefundMethod,
     OrderAppeasementsOut,
     PreviewOut,
@@ -543,13 +545,14 @@ def check_payment_reference(order: OrderState, reference: str) -> None:
 
 def to_ask(request: AppeasementRequest, order: OrderState, currency: Currency) -> Ask:
     """The request in minor units of the order's currency; exact, never rounded."""
-    if request.amounts is not None:
-        return AmountsAsk({b: currency.parse_exact(text) for b, text in request.amounts.items()})
-    if request.percent is not None:
-        return PercentAsk(_percent(request.percent), request.include_shipping)
+    match request:
+        case AmountsRequest():
+            return AmountsAsk({b: currency.parse_exact(t) for b, t in request.amounts.items()})
+        case PercentRequest():
+            return PercentAsk(_percent(request.percent), request.include_shipping)
     by_number = {line.line_number: line.line_id for line in order.lines.values()}
     asks = []
-    for item in request.lines or ():
+    for item in request.lines:
         line_id = item.line_id or by_number.get(item.line_number or -1)
         if line_id is None:
             raise UnknownLine(

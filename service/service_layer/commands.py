@@ -16,7 +16,13 @@ from typing import Protocol
 import structlog
 from pydantic import ValidationError
 
-from schemas.appeasements import AppeasementRequest, LineRequest
+from schemas.appeasements import (
+    AmountsRequest,
+    AppeasementRequest,
+    LineRequest,
+    LinesRequest,
+    PercentRequest,
+)
 from schemas.commands import (
     APPEASEMENT_CREATE,
     COMMANDS,
@@ -183,27 +189,29 @@ def to_request(command: AppeasementCommand) -> AppeasementRequest:
     if len(reasons) != 1:
         raise ValueError("an appeasement has exactly one reason: give `reason` or one per line")
     descriptions = [line.reason_description for line in command.lines or () if line.reason_description]
-    return AppeasementRequest(
-        reason=reasons.pop(),
-        comment=command.comment or (descriptions[0] if descriptions else None),
-        claim_id=command.claim_id,
-        invoice_reference=command.invoice_reference,
-        refund_method=command.refund_method,
-        amounts=None if command.amounts is None else {
-            bucket: str(amount) for bucket, amount in command.amounts.items()
-        },
-        percent=None if command.percent is None else str(command.percent),
-        include_shipping=command.include_shipping,
-        lines=None if command.lines is None or command.amounts is not None
-        or command.percent is not None else [
-            LineRequest(
-                line_id=line.id, line_number=line.line_number,
-                amount=_text(line.amount), percent=_text(line.percent),
-                unit_amount=_text(line.unit_amount), quantity=line.quantity,
-            )
-            for line in command.lines
-        ],
-    )
+    common = {
+        "reason": reasons.pop(),
+        "comment": command.comment or (descriptions[0] if descriptions else None),
+        "claim_id": command.claim_id,
+        "invoice_reference": command.invoice_reference,
+        "refund_method": command.refund_method,
+    }
+    if command.amounts is not None:
+        return AmountsRequest(
+            **common, amounts={bucket: str(amount) for bucket, amount in command.amounts.items()}
+        )
+    if command.percent is not None:
+        return PercentRequest(
+            **common, percent=str(command.percent), include_shipping=command.include_shipping
+        )
+    return LinesRequest(**common, lines=[
+        LineRequest(
+            line_id=line.id, line_number=line.line_number,
+            amount=_text(line.amount), percent=_text(line.percent),
+            unit_amount=_text(line.unit_amount), quantity=line.quantity,
+        )
+        for line in command.lines or ()
+    ])
 
 
 def _text(value: object) -> str | None:

@@ -260,6 +260,12 @@ async def test_health_and_readiness_answer(api):
     assert (await api.get("/healthz")).json() == {"status": "ok"}
     ready = await api.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "database": "ok", "broker": "ok"}
+    body = ready.json()
+    assert (body["status"], body["database"], body["broker"]) == ("ready", "ok", "ok")
+    assert {name: group["joined"] for name, group in body["consumers"].items()} == {
+        "oms-events": True, "commands": True,
+    }
+    assert all(lag >= 0 for group in body["consumers"].values()
+               for lag in group["partitions"].values())
     assert "appeasement_consumed_messages_total" in (await api.get("/metrics")).text
     assert json.loads((await api.get("/asyncapi.json")).text)["asyncapi"] == "3.0.0"

@@ -1,0 +1,96 @@
+"""Every error the HTTP API sends is problem+json with a stable code, whatever goes wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.builders import unique
+from tests.integration.appeasing import MANAGER, TABLE_ORDER, given_order
+
+pytestmark = pytest.mark.integration
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert (body["status"], body["code"]) == (status, code)
+    return body
+
+
+async def test_a_body_that_is_not_json_is_400_malformed_json(api, publish):
+    order_id = unique("NOTJSON")
+    await given_order(api, publish, order_id, TABLE_ORDER)
+    response = await api.post(
+        f"/v1/orders/{order_id}/appeasements/preview", content=b'{"reason": ',
+        headers={**MANAGER, "content-type": "application/json"},
+    )
+    assert_problem(response, 400, "MALFORMED_JSON")
+
+
+async def test_an_unknown_route_is_404_not_found(api):
+    assert_problem(await api.get("/v1/nothing-here", headers=MANAGER), 404, "NOT_FOUND")
+    assert_problem(await api.delete("/nothing/at/all", headers=MANAGER), 404, "NOT_FOUND")
+
+
+async def test_a_wrong_method_is_405_listing_every_method_of_the_path(api):
+    response = await api.delete("/v1/orders/O-1/appeasements", headers=MANAGER)
+    assert_problem(response, 405, "METHOD_NOT_ALLOWED")
+    assert set(response.headers["allow"].split(", ")) == {"GET", "POST", "OPTIONS"}
+
+
+async def test_options_lists_every_method_of_the_path(api):
+    response = await api.options("/v1/orders/O-1/appeasements")
+    assert response.status_code == 204
+    assert set(response.headers["allow"].split(", ")) == {"GET", "POST", "OPTIONS"}
+    assert_problem(await api.options("/v1/nothing-here"), 404, "NOT_FOUND")
+
+
+async def test_a_body_above_64_kib_is_413(api):
+    body = b'{"reason": "OTHER", "comment": "' + b"x" * 70_000 + b'", "percent": "1"}'
+    response = await api.post("/v1/orders/O-1/appeasements/preview", content=body,
+                              headers={**MANAGER, "content-type": "application/json"})
+    assert_problem(response, 413, "PAYLOAD_TOO_LARGE")
+
+
+async def test_free_texts_and_lines_are_bounded(api, publish):
+    order_id = unique("BOUNDED")
+    await given_order(api, publish, order_id, TABLE_ORDER)
+    long_comment = {"reason": "OTHER", "comment": "x" * 1001, "percent": "1"}
+    many_lines = {"reason": "OTHER", "lines": [{"line_id": "L1", "amount": "0.01"}] * 501}
+    control = {"reason": "OTHER", "comment": "nul\x00byte", "percent": "1"}
+    for body in (long_comment, many_lines, control):
+        response = await api.post(f"/v1/orders/{order_id}/appeasements/preview", json=body,
+                                  headers=MANAGER)
+        assert_problem(response, 422, "MALFORMED_REQUEST")
+
+
+async def test_a_control_character_in_a_path_is_refused_not_a_500(api):
+    response = await api.get("/v1/orders/A%00B/balance", headers=MANAGER)
+    assert_problem(response, 422, "MALFORMED_REQUEST")
+
+
+async def test_two_shapes_in_one_body_are_refused(api, publish):
+    order_id = unique("SHAPES")
+    await given_order(api, publish, order_id, TABLE_ORDER)
+    response = await api.post(f"/v1/orders/{order_id}/appeasements/preview", headers=MANAGER,
+                              json={"reason": "OTHER", "percent": "5",
+                                    "amounts": {"shipping": "1.00"}})
+    assert_problem(response, 422, "MALFORMED_REQUEST")
+    response = await api.post(f"/v1/orders/{order_id}/appeasements/preview", headers=MANAGER,
+                              json={"reason": "OTHER"})
+    assert_problem(response, 422, "MALFORMED_REQUEST")
+
+
+def test_the_request_body_is_one_of_three_shapes_in_the_openapi_document(app):
+    schema = app.openapi()
+    operation = schema["paths"]["/v1/orders/{order_id}/appeasements"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert [ref["$ref"].rsplit("/", 1)[-1] for ref in body["oneOf"]] == [
+        "AmountsRequest", "LinesRequest", "PercentRequest",
+    ]
+    assert {"200", "201", "400", "401", "403", "404", "409", "413", "422", "500", "503"} <= set(
+        operation["responses"]
+    )
