@@ -149,3 +149,22 @@ class OverCreditAlert(_Out):
     id: str
     method: Literal["appeasement.alert"] = "appeasement.alert"
     params: OverCreditParams
+
+
+class QuarantineParams(_Out):
+    code: Literal["OUTBOX_QUARANTINED"] = "OUTBOX_QUARANTINED"
+    outbox_id: int = Field(description="Retry or skip it: `python -m service outbox retry|skip`")
+    topic: str
+    key: str = Field(description="The order id: its later messages wait behind this one")
+    message_id: str
+    attempts: int
+    error: str
+
+
+class QuarantineAlert(_Out):
+    """A message failed on its own too many times: its key waits for an operator."""
+
+    jsonrpc: Literal["2.0"] = "2.0"
+    id: str
+    method: Literal["appeasement.alert"] = "appeasement.alert"
+    params: QuarantineParams

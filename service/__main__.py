@@ -1,4 +1,5 @@
-"""The command line: `python -m service run | serve | migrate | demo | contracts | policy`."""
+"""The command line: `python -m service run | serve | migrate | demo | contracts | policy |
+outbox`."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ import uvicorn
 from service.adapters.policy_file import PolicyFileError, load_policy
 from service.domain.policy import Policy
 from service.logging import configure_logging
+from service.operations import outbox
 from service.settings import Settings
 
 cli = typer.Typer(
     add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False
 )
+cli.add_typer(outbox, name="outbox")
 
 
 @cli.command()

@@ -18,7 +18,7 @@ from schemas.commands import COMMANDS
 from schemas.consumed import CONSUMED
 from service.adapters.auth import Authenticator, load_tokens
 from service.adapters.db import Database, migrate
-from service.adapters.kafka import KafkaDeadLetters, KafkaOutboxPublisher, ensure_topics
+from service.adapters.kafka import KafkaOutboxPublisher, ensure_topics
 from service.adapters.policy_file import load_policy
 from service.adapters.sealing import Sealer, SealingKeyError
 from service.domain.policy import Policy
@@ -139,7 +139,7 @@ def build_service(settings: Settings) -> Service:
     projector = Projector(
         database,
         settings.projection_rules(),
-        KafkaDeadLetters(broker, settings.dead_letter_topic),
+        dead_letter_topic=settings.dead_letter_topic,
         max_backoff=settings.db_retry_max_seconds,
         alerts_topic=settings.alerts_topic,
     )
@@ -150,7 +150,6 @@ def build_service(settings: Settings) -> Service:
         max_records=settings.consumer_batch_max_records,
         batch_timeout_ms=settings.consumer_batch_timeout_ms,
     )
-    dead_letters = KafkaDeadLetters(broker, settings.dead_letter_topic)
     if not settings.bank_details_key:
         raise SealingKeyError(
             "BANK_DETAILS_KEY is not set: bank details are sealed at rest with it. Make one "
@@ -161,11 +160,13 @@ def build_service(settings: Settings) -> Service:
     appeasements = Appeasements(
         database, policy, service_name=settings.service_name, sealer=sealer,
         refund_unable=frozenset(settings.refund_unable_payment_methods),
+        max_message_bytes=settings.max_message_bytes,
     )
     commands = register_commands(
         broker,
         CommandHandler(
-            appeasements, dead_letters, settings.command_results_topic, sealer,
+            appeasements, database, settings.dead_letter_topic,
+            settings.command_results_topic, sealer,
             max_backoff=settings.db_retry_max_seconds,
         ),
         group_id=settings.command_consumer_group,
@@ -175,9 +176,10 @@ def build_service(settings: Settings) -> Service:
         dead_letter_topic=settings.dead_letter_topic,
     )
     relay = OutboxRelay(
-        database, KafkaOutboxPublisher(broker), opener=sealer,
+        database, KafkaOutboxPublisher(broker, settings.service_name), opener=sealer,
         poll_seconds=settings.outbox_poll_seconds,
         max_backoff=settings.db_retry_max_seconds,
+        quarantine_after=settings.outbox_quarantine_after, alerts_topic=settings.alerts_topic,
     )
     return Service(
         settings, database, broker, projector, appeasements, relay, authenticator,

@@ -12,7 +12,12 @@ from faststream.specification import AsyncAPI
 from schemas.commands import COMMANDS, CommandResult
 from schemas.consumed import CONSUMED
 from schemas.examples import command_examples, consumed_examples
-from schemas.published import REFUND_UPDATED, AppeasementRefundUpdated, OverCreditAlert
+from schemas.published import (
+    REFUND_UPDATED,
+    AppeasementRefundUpdated,
+    OverCreditAlert,
+    QuarantineAlert,
+)
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 DOC_SETTINGS = {"database_url": "postgresql://localhost/appeasement",
@@ -53,6 +58,7 @@ def render() -> dict[str, str]:
         f"published/{REFUND_UPDATED}": AppeasementRefundUpdated,
         f"published/{results}": CommandResult,
         f"published/{settings.alerts_topic}": OverCreditAlert,
+        f"published/{settings.alerts_topic}.quarantine": QuarantineAlert,
     }
     examples = {
         **{f"consumed/{method}": example for method, example in consumed_examples().items()},
@@ -63,6 +69,12 @@ def render() -> dict[str, str]:
             "params": {"order_id": "000012345", "order_line": "L2", "bucket": "product",
                        "amount": "19.95", "currency": "EUR", "credit_note_number": "CN-5001",
                        "appeasement_ids": ["APP-01JD3Y8ZS"]},
+        }).model_dump(mode="json"),
+        f"published/{settings.alerts_topic}.quarantine": QuarantineAlert.model_validate({
+            "id": "quarantine:4711:8",
+            "params": {"outbox_id": 4711, "topic": REFUND_UPDATED, "key": "000012345",
+                       "message_id": "9a1b7c2d-0000-4000-8000-000000000001", "attempts": 8,
+                       "error": "MessageSizeTooLargeError()"},
         }).model_dump(mode="json"),
     }
     files = {f"json-schema/{name}.json": _dump(m.model_json_schema()) for name, m in schemas.items()}

@@ -34,3 +34,11 @@ OUTBOX_ERRORS = Counter("appeasement_outbox_errors_total", "Outbox publications 
 OVER_CREDIT_ALERTS = Counter(
     "appeasement_over_credit_alerts_total", "OMS refunds that landed on appeased money"
 )
+OUTBOX_QUARANTINED = Counter(
+    "appeasement_outbox_quarantined_total",
+    "Outbox messages quarantined after failing on their own too many times",
+)
+OWN_EVENTS = Counter(
+    "appeasement_own_events_total",
+    "This service's own refund events seen on the consumed topic and skipped unread",
+)

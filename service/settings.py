@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     command_results_topic: str = "appeasement.command_results"
     alerts_topic: str = "appeasement.alerts"
     outbox_poll_seconds: float = 1.0
+    max_message_bytes: int = Field(
+        1_000_000, ge=10_000,
+        description="The largest message the service builds: below the broker's "
+        "message.max.bytes (1 MiB by default) with room for key and headers",
+    )
+    outbox_quarantine_after: int = Field(
+        8, ge=1, description="Failed attempts of one message before it is quarantined"
+    )
 
     captured_statuses: list[str] = ["CAPTURED", "PAID", "SETTLED", "INVOICED"]
     bucket_by_product_type: dict[str, str] = {

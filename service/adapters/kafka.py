@@ -7,10 +7,13 @@ from typing import Any
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from faststream.exceptions import IncorrectState
 from faststream.kafka import KafkaBroker
 
-from service.service_layer.ingest import DeadLetter, InboundRecord
+from service.adapters.outbox import BrokerUnavailable
+from service.service_layer.dead_letters import InboundRecord
+from schemas.envelope import PRODUCER_HEADER
 
 log = structlog.get_logger(__name__)
 
@@ -46,41 +49,36 @@ def inbound(record: Any) -> InboundRecord:
     )
 
 
-class KafkaDeadLetters:
-    """Publishes the original bytes and headers plus the reason, keyed as the original."""
-
-    def __init__(self, broker: KafkaBroker, topic: str) -> None:
-        self._broker = broker
-        self._topic = topic
-
-    async def send(self, letter: DeadLetter) -> None:
-        record = letter.record
-        headers = {name: value.decode("utf-8", "replace") for name, value in record.headers}
-        headers.update(
-            {
-                "x-error-code": letter.code,
-                "x-error-message": letter.message[:4000],
-                "x-original-topic": record.topic,
-                "x-original-partition": str(record.partition),
-                "x-original-offset": str(record.offset),
-            }
-        )
-        await self._broker.publish(
-            record.value or b"", topic=self._topic, key=record.key, headers=headers
-        )
-
-
 class KafkaOutboxPublisher:
-    """Publishes outbox rows as they were written: value, key = order id, and acks from all."""
+    """Publishes outbox rows as they were written, acked by all in-sync replicas; an error
+    that says the broker cannot take messages now is BrokerUnavailable."""
 
-    def __init__(self, broker: KafkaBroker) -> None:
+    def __init__(self, broker: KafkaBroker, producer: str) -> None:
         self._broker = broker
+        self._producer = producer
 
-    async def publish(self, topic: str, key: str, payload: bytes, message_id: str) -> None:
-        await self._broker.publish(
-            payload,
-            topic=topic,
-            key=key.encode(),
-            headers={"content-type": "application/json"},
-            correlation_id=message_id,
-        )
+    async def publish(
+        self, topic: str, key: bytes | None, payload: bytes, message_id: str,
+        headers: dict[str, str],
+    ) -> None:
+        try:
+            await self._broker.publish(
+                payload,
+                topic=topic,
+                key=key,
+                headers=headers or {
+                    "content-type": "application/json", PRODUCER_HEADER: self._producer,
+                },
+                correlation_id=message_id,
+            )
+        except Exception as error:
+            if unavailable(error):
+                raise BrokerUnavailable(repr(error)) from error
+            raise
+
+
+def unavailable(error: BaseException) -> bool:
+    """The broker, not the message: retriable Kafka errors, time-outs, lost connections."""
+    if isinstance(error, KafkaError):
+        return bool(error.retriable) or isinstance(error, KafkaTimeoutError)
+    return isinstance(error, (TimeoutError, ConnectionError, OSError, IncorrectState))

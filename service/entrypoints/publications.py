@@ -6,7 +6,7 @@ Messages themselves leave through the outbox relay; these declarations carry the
 from faststream.kafka import KafkaBroker
 
 from schemas.commands import CommandResult
-from schemas.published import REFUND_UPDATED, AppeasementRefundUpdated, OverCreditAlert
+from schemas.published import REFUND_UPDATED, AppeasementRefundUpdated, OverCreditAlert, QuarantineAlert
 
 
 def declare_publications(
@@ -28,9 +28,16 @@ def declare_publications(
     broker.publisher(
         alerts_topic,
         title="alerts",
-        description="OVER_CREDIT: an OMS refund landed on money already appeased; the balance "
-        "clamps at zero and the OMS can net it off",
+        description="OVER_CREDIT: an OMS event made appeased money credited twice; the "
+        "balance clamps at zero and the OMS can net it off",
         schema=OverCreditAlert,
+    )
+    broker.publisher(
+        alerts_topic,
+        title="alerts-outbox",
+        description="OUTBOX_QUARANTINED: a message failed on its own too many times; its key "
+        "waits until an operator retries or skips it",
+        schema=QuarantineAlert,
     )
     broker.publisher(
         dead_letter_topic,

@@ -40,7 +40,7 @@ from service.domain.policy import DEFAULT_CUSTOMER_WINDOW_DAYS, Already, Policy
 from service.domain.projection import OrderState
 from service.service_layer import ids
 from service.service_layer.claims import check_claim_open
-from service.service_layer.ingest import PoolSource
+from service.service_layer.ports import PoolSource
 from service.service_layer.queries import OrderNotFound
 from service.service_layer.views import appeasement_out, iso, preview_out, refund_event
 
@@ -128,8 +128,10 @@ class Appeasements:
         sealer: Sealer,
         refund_unable: frozenset[str] = frozenset({"cod"}),
         refund_topic: str = REFUND_UPDATED,
+        max_message_bytes: int = outbox.DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self._database = database
+        self._max_message_bytes = max_message_bytes
         self._policy = policy
         self._sealer = sealer
         self._refund_unable = frozenset(method.lower() for method in refund_unable)
@@ -463,9 +465,11 @@ class Appeasements:
             service_name=self._service_name,
         )
         payload = event.model_dump_json()
+        outbox.check_size(payload, self._max_message_bytes)
         await outbox.add(
             connection, topic=self._refund_topic, key=order.order_id, message_id=event.id,
             payload=self._sealer.seal(payload) if sealed else payload, sealed=bool(sealed),
+            max_bytes=self._max_message_bytes,
         )
         return record
 

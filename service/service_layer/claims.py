@@ -15,7 +15,7 @@ from service.domain.errors import DomainError
 from service.domain.money import Currency
 from service.domain.policy import Policy
 from service.service_layer import ids
-from service.service_layer.ingest import PoolSource
+from service.service_layer.ports import PoolSource
 from service.service_layer.queries import OrderNotFound
 from service.service_layer.views import iso
 

@@ -45,7 +45,9 @@ from service.service_layer.appeasements import (
     GrantAppeasement,
     RecordRefundOutcome,
 )
-from service.service_layer.ingest import DeadLetter, DeadLetterSink, InboundRecord
+from service.service_layer import dead_letters
+from service.service_layer.dead_letters import DeadLetter, InboundRecord
+from service.service_layer.ports import PoolSource
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +59,8 @@ class Sealing(Protocol):
 @dataclass(frozen=True, slots=True)
 class CommandHandler:
     appeasements: Appeasements
-    dead_letters: DeadLetterSink
+    database: PoolSource
+    dead_letter_topic: str
     results_topic: str
     sealer: Sealing
     max_backoff: float = 30.0
@@ -161,14 +164,11 @@ class CommandHandler:
     async def _dead_letter(
         self, record: InboundRecord, code: str, message: str, envelope: Envelope | None
     ) -> None:
-        await self.dead_letters.send(DeadLetter(self._sealed(record), code, message))
-        metrics.DEAD_LETTERS.labels(code).inc()
-        log.warning(
-            "command dead-lettered", code=code, reason=message,
-            message_id=envelope.id if envelope else None, topic=record.topic,
-            partition=record.partition, offset=record.offset,
-        )
-
+        """Recorded in the outbox before the offset moves on: once, even when redelivered."""
+        letter = DeadLetter(self._sealed(record), code, message, envelope.id if envelope else None)
+        async with self.database.pool.acquire() as connection, connection.transaction():
+            recorded = await dead_letters.record(connection, self.dead_letter_topic, [letter])
+        dead_letters.report(recorded, "command")
 
     def _sealed(self, record: InboundRecord) -> InboundRecord:
         """A command that may carry bank details is dead-lettered sealed with the bank-details

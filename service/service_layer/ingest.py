@@ -6,12 +6,10 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-import asyncpg
 import structlog
 
-from schemas.envelope import Envelope, WireError, read_envelope
+from schemas.envelope import PRODUCER_HEADER, Envelope, WireError, read_envelope
 from schemas.published import OverCreditAlert, OverCreditParams
 from service import metrics
 from service.adapters import appeasement_repo, outbox
@@ -21,36 +19,12 @@ from service.domain.events import OmsEvent, OmsRefundUpdated
 from service.domain.money import Currency
 from service.domain.over_credit import newly_over_credited, over_credit
 from service.domain.projection import OrderState, ProjectionRules
-from service.service_layer import ids
+from service.service_layer import dead_letters, ids
+from service.service_layer.dead_letters import DeadLetter, InboundRecord
+from service.service_layer.ports import PoolSource
 from service.service_layer.translate import to_event
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class InboundRecord:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    record: InboundRecord
-    code: str
-    message: str
-
-
-class DeadLetterSink(Protocol):
-    async def send(self, letter: DeadLetter) -> None: ...
-
-
-class PoolSource(Protocol):
-    @property
-    def pool(self) -> asyncpg.Pool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,39 +41,46 @@ class Projector:
         self,
         database: PoolSource,
         rules: ProjectionRules,
-        dead_letters: DeadLetterSink,
         *,
+        dead_letter_topic: str,
         consumer: str = "projection",
         max_backoff: float = 30.0,
         alerts_topic: str | None = None,
     ) -> None:
         self._database = database
         self._rules = rules
-        self._dead_letters = dead_letters
+        self._dead_letter_topic = dead_letter_topic
         self._consumer = consumer
         self._max_backoff = max_backoff
         self._alerts_topic = alerts_topic
+        self._own = (PRODUCER_HEADER, rules.service_name.encode())
 
     async def handle(self, records: Sequence[InboundRecord]) -> None:
         readable: list[_Readable] = []
+        letters: list[DeadLetter] = []
         for record in records:
+            if self._own in record.headers:
+                metrics.OWN_EVENTS.inc()
+                log.debug("own event skipped", topic=record.topic, partition=record.partition,
+                          offset=record.offset)
+                continue
             envelope = None
             try:
                 envelope = read_envelope(record.value)
                 readable.append(_Readable(record, envelope, to_event(envelope)))
             except WireError as error:
-                message_id = envelope.id if envelope else None
-                await self._dead_letter(record, error.code, error.message, message_id)
-        if readable:
-            await self._apply_until_done(readable)
+                letters.append(DeadLetter(record, error.code, error.message,
+                                          envelope.id if envelope else None))
+        if readable or letters:
+            await self._apply_until_done(readable, letters)
 
-    async def _apply_until_done(self, items: list[_Readable]) -> None:
+    async def _apply_until_done(self, items: list[_Readable], letters: list[DeadLetter]) -> None:
         """Retry through database outages; isolate a message that fails on its own."""
         backoff = 0.1
         while True:
             try:
                 started = time.perf_counter()
-                await self._apply(items)
+                await self._apply(items, letters)
                 metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
                 return
             except TRANSIENT_ERRORS as error:
@@ -109,20 +90,21 @@ class Projector:
                 backoff = min(backoff * 2, self._max_backoff)
             except Exception as error:  # noqa: BLE001 - isolate, then dead-letter with the reason
                 if len(items) > 1:
+                    await self._apply_until_done([], letters)
                     for item in items:
-                        await self._apply_until_done([item])
+                        await self._apply_until_done([item], [])
                     return
-                item = items[0]
-                await self._dead_letter(
-                    item.record, "PROCESSING_FAILED", repr(error), item.envelope.id
-                )
+                failed = [DeadLetter(item.record, "PROCESSING_FAILED", repr(error),
+                                     item.envelope.id) for item in items]
+                await self._apply_until_done([], [*letters, *failed])
                 return
 
-    async def _apply(self, items: list[_Readable]) -> None:
+    async def _apply(self, items: list[_Readable], letters: list[DeadLetter]) -> None:
         firsts: dict[str, _Readable] = {}
         for item in items:
             firsts.setdefault(item.envelope.id, item)
         async with self._database.pool.acquire() as connection, connection.transaction():
+            recorded = await dead_letters.record(connection, self._dead_letter_topic, letters)
             new_ids = await repo.record_inbox(
                 connection,
                 self._consumer,
@@ -157,6 +139,7 @@ class Projector:
                     connection, topic=self._alerts_topic or "", key=alert.params.order_id,
                     message_id=alert.id, payload=alert.model_dump_json(),
                 )
+        dead_letters.report(recorded)
         for item, outcome in outcomes:
             self._log_outcome(item, outcome)
         for alert in alerts:
@@ -201,20 +184,4 @@ class Projector:
             topic=item.record.topic,
             partition=item.record.partition,
             offset=item.record.offset,
-        )
-
-    async def _dead_letter(
-        self, record: InboundRecord, code: str, message: str, message_id: str | None = None
-    ) -> None:
-        await self._dead_letters.send(DeadLetter(record, code, message))
-        metrics.DEAD_LETTERS.labels(code).inc()
-        metrics.MESSAGES.labels("unknown", "dead_lettered").inc()
-        log.warning(
-            "message dead-lettered",
-            code=code,
-            reason=message,
-            message_id=message_id,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
         )

@@ -9,21 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from typing import Protocol
 
 import asyncpg
 import structlog
 
+from schemas.published import QuarantineAlert, QuarantineParams
 from service import metrics
 from service.adapters import outbox
+from service.adapters.outbox import BrokerUnavailable
+from service.adapters.sealing import SealingKeyError
 from service.adapters.db import TRANSIENT_ERRORS
-from service.service_layer.ingest import PoolSource
+from service.service_layer.ports import PoolSource
 
 log = structlog.get_logger(__name__)
 
 
 class Publisher(Protocol):
-    async def publish(self, topic: str, key: str, payload: bytes, message_id: str) -> None: ...
+    """Raises BrokerUnavailable when the broker cannot take messages; any other error is
+    the message's own."""
+
+    async def publish(
+        self, topic: str, key: bytes | None, payload: bytes, message_id: str,
+        headers: dict[str, str],
+    ) -> None: ...
 
 
 class Opener(Protocol):
@@ -45,6 +55,8 @@ class OutboxRelay:
         keys_per_round: int = 100,
         messages_per_round: int = 500,
         max_backoff: float = 30.0,
+        quarantine_after: int = 8,
+        alerts_topic: str | None = None,
     ) -> None:
         self._database = database
         self._publisher = publisher
@@ -53,6 +65,8 @@ class OutboxRelay:
         self._keys = keys_per_round
         self._limit = messages_per_round
         self._max_backoff = max_backoff
+        self._quarantine_after = quarantine_after
+        self._alerts_topic = alerts_topic
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
@@ -76,38 +90,77 @@ class OutboxRelay:
         self._wake.set()
 
     async def publish_pending(self) -> int:
-        """One round: claim, publish in id order, mark. Returns how many were published."""
+        """One round: claim, publish in id order, mark. Returns how many were published.
+
+        A message that fails on its own backs off on its key and, after
+        `quarantine_after` attempts, is quarantined with an alert; its key waits, the
+        other keys go on. A broker that cannot take messages stops the round for all.
+        """
         published: list[int] = []
         failed_keys: set[str] = set()
+        unavailable: BrokerUnavailable | None = None
         async with self._database.pool.acquire() as connection, connection.transaction():
             rows = await outbox.claim(connection, keys=self._keys, limit=self._limit)
             for row in rows:
                 if row["key"] in failed_keys:
                     continue
                 try:
-                    payload = row["payload"]
-                    if row["sealed"]:
-                        assert self._opener is not None, "a sealed message needs an opener"
-                        payload = self._opener.open(payload)
-                    await self._publisher.publish(
-                        row["topic"], row["key"], payload.encode(), row["message_id"]
-                    )
-                except Exception as error:  # noqa: BLE001 - kept for the next round
+                    await self._publish(row)
+                except BrokerUnavailable as error:
+                    unavailable = error
+                    break
+                except Exception as error:  # noqa: BLE001 - counted against this message
                     failed_keys.add(row["key"])
-                    metrics.OUTBOX_ERRORS.inc()
-                    log.warning(
-                        "outbox publish failed, will retry",
-                        topic=row["topic"], order_id=row["key"],
-                        message_id=row["message_id"], error=repr(error),
-                    )
+                    await self._failed(connection, row, error)
                     continue
                 published.append(row["id"])
             if published:
                 await outbox.mark_published(connection, published)
         metrics.OUTBOX_PUBLISHED.inc(len(published))
-        if failed_keys:
-            raise PublishFailed(len(failed_keys))
+        if unavailable is not None:
+            raise unavailable
         return len(published)
+
+    async def _publish(self, row: asyncpg.Record) -> None:
+        if row["raw_value"] is not None:
+            await self._publisher.publish(
+                row["topic"], row["raw_key"], row["raw_value"], row["message_id"],
+                json.loads(row["headers"] or "{}"),
+            )
+            return
+        payload = row["payload"]
+        if row["sealed"]:
+            if self._opener is None:
+                raise SealingKeyError("a sealed message needs BANK_DETAILS_KEY to publish")
+            payload = self._opener.open(payload)
+        await self._publisher.publish(
+            row["topic"], row["key"].encode(), payload.encode(), row["message_id"], {}
+        )
+
+    async def _failed(
+        self, connection: asyncpg.Connection, row: asyncpg.Record, error: Exception
+    ) -> None:
+        metrics.OUTBOX_ERRORS.inc()
+        quarantined, attempts = await outbox.mark_failed(
+            connection, row["id"], repr(error), quarantine_after=self._quarantine_after,
+            max_backoff=self._max_backoff,
+        )
+        context = {"topic": row["topic"], "order_id": row["key"], "outbox_id": row["id"],
+                   "message_id": row["message_id"], "attempts": attempts, "error": repr(error)}
+        if not quarantined:
+            log.warning("outbox message failed, backing off on its key", **context)
+            return
+        metrics.OUTBOX_QUARANTINED.inc()
+        log.error("outbox message quarantined: its key waits for an operator", **context)
+        if self._alerts_topic is not None:
+            alert = QuarantineAlert(id=f"quarantine:{row['id']}:{attempts}", params=QuarantineParams(
+                outbox_id=row["id"], topic=row["topic"], key=row["key"],
+                message_id=row["message_id"], attempts=attempts, error=repr(error)[:1000],
+            ))
+            await outbox.add(
+                connection, topic=self._alerts_topic, key=f"outbox:{row['id']}",
+                message_id=alert.id, payload=alert.model_dump_json(),
+            )
 
     async def _run(self) -> None:
         backoff = 0.1
@@ -117,7 +170,7 @@ class OutboxRelay:
                     pass
                 backoff = 0.1
             except Exception as error:  # noqa: BLE001 - the relay must outlive any one round
-                expected = isinstance(error, (PublishFailed, *TRANSIENT_ERRORS))
+                expected = isinstance(error, (BrokerUnavailable, *TRANSIENT_ERRORS))
                 report = log.warning if expected else log.error
                 report("outbox relay paused", error=repr(error), retry_in=backoff)
                 await asyncio.sleep(backoff)
@@ -141,6 +194,3 @@ class OutboxRelay:
         self._wake.set()
 
 
-class PublishFailed(Exception):
-    def __init__(self, keys: int) -> None:
-        super().__init__(f"publishing failed for {keys} order(s)")

@@ -12,9 +12,13 @@ from typing import Any
 import asyncpg
 import pytest
 
+from schemas.appeasements import REQUEST
 from schemas.commands import APPEASEMENT_CREATE
+from service.adapters.sealing import Sealer
+from service.domain.errors import DomainError
+from service.service_layer.appeasements import Appeasements, Caller, GrantAppeasement
 from tests.builders import line, unique
-from tests.conftest import bearer, eventually, read_topic
+from tests.conftest import BANK_KEY, bearer, eventually, read_topic
 from tests.integration.appeasing import (
     AGENT,
     INTERN,
@@ -248,3 +252,26 @@ async def test_a_key_racing_on_two_orders_is_granted_once_and_the_loser_audited(
     history = (await api.get(f"/v1/orders/{loser}/appeasements", headers=MANAGER)).json()
     assert history["appeasements"] == []
     assert [r["code"] for r in history["rejections"]] == ["IDEMPOTENCY_KEY_REUSED"]
+
+
+async def test_a_grant_whose_event_the_broker_would_refuse_is_refused_before_it_commits(
+    app, api, publish
+):
+    # given the service's use cases with a broker that takes at most 6,000 bytes
+    service = app.state.service
+    small = Appeasements(service.database, service.policy, service_name="appeasement-service",
+                         sealer=Sealer(BANK_KEY), max_message_bytes=6_000)
+    order_id = unique("TOOBIG")
+    await given_order(api, publish, order_id, TABLE_ORDER)
+    lines = [{"line_id": "L1", "amount": "0.01"}, {"line_id": "L2", "amount": "0.01"}]
+    request = REQUEST.validate_python({"reason": "OTHER", "comment": "é" * 1000,
+                                       "lines": lines})
+    # when a grant would publish an event above that
+    with pytest.raises(DomainError) as refused:
+        await small.grant(GrantAppeasement(order_id, request, Caller("agent-42", "manager"),
+                                           "http", unique("KEY")))
+    # then it is refused with the sizes, and nothing but the refusal is stored
+    assert refused.value.code == "MESSAGE_TOO_LARGE"
+    history = (await api.get(f"/v1/orders/{order_id}/appeasements", headers=MANAGER)).json()
+    assert history["appeasements"] == []
+    assert [r["code"] for r in history["rejections"]] == ["MESSAGE_TOO_LARGE"]

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from schemas import consumed as wire
 from service import metrics
 from service.domain.projection import ProjectionRules
-from service.service_layer.ingest import DeadLetter, InboundRecord, Projector
+from service.service_layer.dead_letters import InboundRecord
+from service.service_layer.ingest import Projector
 from tests.builders import encode, jsonrpc, line, order, unique
 
 pytestmark = pytest.mark.integration
 
+DLQ = "appeasement.dead_letter"
 
-class CollectedDeadLetters:
-    def __init__(self) -> None:
-        self.letters: list[DeadLetter] = []
 
-    async def send(self, letter: DeadLetter) -> None:
-        self.letters.append(letter)
+async def letters_of(pool, topic: str) -> list[tuple[str, dict]]:
+    """(message id, headers) of the dead letters queued for records of `topic`."""
+    rows = await pool.fetch(
+        "SELECT message_id, headers FROM outbox WHERE topic = $1 AND message_id LIKE $2 "
+        "ORDER BY id", DLQ, f"dead-letter:{topic}:%",
+    )
+    return [(row["message_id"], json.loads(row["headers"])) for row in rows]
 
 
 class FlakyDatabase:
@@ -43,10 +49,13 @@ class ExplodingRules(ProjectionRules):
         return super().bucket_of(product_type)
 
 
-def record(order_id: str, product_type: str = "PHYSICAL", offset: int = 0) -> InboundRecord:
+def record(
+    order_id: str, product_type: str = "PHYSICAL", offset: int = 0,
+    topic: str = wire.ORDER_CREATED,
+) -> InboundRecord:
     message = jsonrpc(wire.ORDER_CREATED, {"order": order(
         order_id, [line("L1", 1, "10.00", "1.60", product_type=product_type)])})
-    return InboundRecord(wire.ORDER_CREATED, 0, offset, order_id.encode(), encode(message))
+    return InboundRecord(topic, 0, offset, order_id.encode(), encode(message))
 
 
 async def known(pool, order_id: str):
@@ -57,7 +66,7 @@ async def test_a_database_outage_pauses_and_retries_until_applied(app):
     # given a database that refuses the first two attempts
     database = app.state.service.database
     flaky = FlakyDatabase(database, failures=2)
-    projector = Projector(flaky, ProjectionRules(), CollectedDeadLetters(), max_backoff=0.05)
+    projector = Projector(flaky, ProjectionRules(), dead_letter_topic=DLQ, max_backoff=0.05)
     retries_before = metrics.DB_RETRIES._value.get()
     order_id = unique("OUTAGE")
     # when a message is handled
@@ -71,19 +80,52 @@ async def test_a_database_outage_pauses_and_retries_until_applied(app):
 async def test_a_failure_mid_batch_rolls_back_then_isolates_the_bad_message(app):
     # given a batch of a good order and one whose processing fails
     database = app.state.service.database
-    letters = CollectedDeadLetters()
-    projector = Projector(database, ExplodingRules(), letters)
+    topic = unique("topic")
+    projector = Projector(database, ExplodingRules(), dead_letter_topic=DLQ)
     good, bad = unique("GOOD"), unique("BAD")
     # when the batch is handled
-    await projector.handle([record(good, offset=1), record(bad, "EXPLODE", offset=2)])
+    await projector.handle([record(good, offset=1, topic=topic),
+                            record(bad, "EXPLODE", offset=2, topic=topic)])
     # then the good order is applied on its own
     assert await known(database.pool, good) is True
     # and the failed transaction left nothing of the bad order, not even its locked row
     assert await database.pool.fetchval("SELECT count(*) FROM orders WHERE order_id = $1", bad) == 0
     assert await database.pool.fetchval(
         "SELECT count(*) FROM inbox WHERE order_id = $1", bad) == 0
-    # and the bad one is dead-lettered with the reason
-    assert [(letter.code, letter.record.offset) for letter in letters.letters] == [
-        ("PROCESSING_FAILED", 2)
+    # and the bad one is dead-lettered with the reason, through the outbox
+    [(letter_id, headers)] = await letters_of(database.pool, topic)
+    assert letter_id == f"dead-letter:{topic}:0:2"
+    assert (headers["x-error-code"], headers["x-original-offset"]) == ("PROCESSING_FAILED", "2")
+    assert "cannot map this product type" in headers["x-error-message"]
+
+
+async def test_a_redelivered_poison_message_is_dead_lettered_once(app):
+    # given a batch with a poison message, handled, then redelivered after a crash
+    database = app.state.service.database
+    topic = unique("topic")
+    projector = Projector(database, ProjectionRules(), dead_letter_topic=DLQ)
+    poison = InboundRecord(topic, 1, 7, b"K-1", b"{not json")
+    batch = [poison, record(unique("AFTER"), offset=8, topic=topic)]
+    await projector.handle(batch)
+    await projector.handle(batch)
+    # then it is queued for the dead-letter topic once, with its reason
+    [(letter_id, headers)] = await letters_of(database.pool, topic)
+    assert letter_id == f"dead-letter:{topic}:1:7"
+    assert headers["x-error-code"] == "MALFORMED_JSON"
+
+
+async def test_a_dead_letter_commits_with_its_batch(app):
+    # given a database that refuses the first attempt
+    database = app.state.service.database
+    topic = unique("topic")
+    flaky = FlakyDatabase(database, failures=1)
+    projector = Projector(flaky, ProjectionRules(), dead_letter_topic=DLQ, max_backoff=0.05)
+    order_id = unique("WITHLETTER")
+    # when a batch of a poison message and an order is handled
+    await projector.handle([InboundRecord(topic, 0, 1, None, b"[]"),
+                            record(order_id, offset=2, topic=topic)])
+    # then the dead letter and the order were written together, once
+    assert await known(database.pool, order_id) is True
+    assert [letter for letter, _ in await letters_of(database.pool, topic)] == [
+        f"dead-letter:{topic}:0:1"
     ]
-    assert "cannot map this product type" in letters.letters[0].message

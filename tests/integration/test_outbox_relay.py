@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import random
 import time
 import uuid
@@ -15,6 +17,7 @@ import pytest
 
 from service.adapters import outbox
 from service.adapters.db import Database, migrate
+from service.adapters.outbox import BrokerUnavailable
 from service.service_layer.relay import OutboxRelay
 
 pytestmark = pytest.mark.integration
@@ -43,14 +46,20 @@ class Recorder:
         self.sent: list[tuple[str, str]] = []
         self.failures = dict(failures or {})
         self.jitter = jitter
+        self.poison: set[str] = set()
 
-    async def publish(self, topic: str, key: str, payload: bytes, message_id: str) -> None:
+    async def publish(
+        self, topic: str, key: bytes | None, payload: bytes, message_id: str,
+        headers: dict[str, str],
+    ) -> None:
         if self.jitter:
             await asyncio.sleep(random.random() * self.jitter)
         if self.failures.get(message_id, 0) > 0:
             self.failures[message_id] -= 1
-            raise ConnectionError("broker unavailable")
-        self.sent.append((key, message_id))
+            raise BrokerUnavailable("broker unavailable")
+        if message_id in self.poison:
+            raise ValueError(f"{message_id} cannot be published")
+        self.sent.append(((key or b"").decode(), message_id))
 
 
 async def queue(database: Database, messages: list[tuple[str, str]]) -> None:
@@ -126,3 +135,87 @@ async def test_a_commit_wakes_the_relay_without_waiting_for_the_poll(database):
         assert time.monotonic() - started < 5
     finally:
         await relay.stop()
+
+
+async def test_a_message_that_fails_on_its_own_is_quarantined_and_holds_only_its_order(
+    database,
+):
+    # given two orders, and a message of A that no broker will take
+    await queue(database, [("A", "a1"), ("A", "a2"), ("B", "b1"), ("B", "b2")])
+    broker = Recorder()
+    broker.poison.add("a1")
+    relay = OutboxRelay(database, broker, quarantine_after=2, max_backoff=0.05,
+                        alerts_topic="alerts")
+    # when the relay runs rounds for a while
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        await relay.publish_pending()
+        async with database.pool.acquire() as connection:
+            if (await outbox.status(connection))["quarantined"]:
+                break
+        await asyncio.sleep(0.05)
+    await drain(relay)
+    # then B went out at once, A waits behind its quarantined message, and an alert went out
+    assert per_key(broker.sent) == {"B": ["b1", "b2"], "outbox:1": ["quarantine:1:2"]}
+    async with database.pool.acquire() as connection:
+        [row] = await outbox.quarantined(connection)
+        assert (row["message_id"], row["attempts"]) == ("a1", 2)
+        assert "cannot be published" in row["last_error"]
+        # when an operator retries it once the broker takes it
+        broker.poison.clear()
+        assert await outbox.release(connection, row["id"], "retry", actor="ops-1",
+                                    reason="topic fixed")
+    await drain(relay)
+    # then A's messages go out in their order, and the retry is audited
+    assert per_key(broker.sent)["A"] == ["a1", "a2"]
+    async with database.pool.acquire() as connection:
+        audit = await connection.fetch("SELECT action, actor, reason FROM outbox_operator_actions")
+    assert [tuple(a) for a in audit] == [("retry", "ops-1", "topic fixed")]
+
+
+async def test_a_skipped_message_is_never_published_and_its_order_goes_on(database):
+    await queue(database, [("A", "a1"), ("A", "a2")])
+    broker = Recorder()
+    broker.poison.add("a1")
+    relay = OutboxRelay(database, broker, quarantine_after=1, max_backoff=0.05)
+    await relay.publish_pending()
+    async with database.pool.acquire() as connection:
+        [row] = await outbox.quarantined(connection)
+        assert await outbox.release(connection, row["id"], "skip", actor="ops-1",
+                                    reason="obsolete")
+        assert not await outbox.release(connection, row["id"], "skip", actor="ops-1",
+                                        reason="twice")
+    await drain(relay)
+    assert broker.sent == [("A", "a2")]
+
+
+async def cli(database: Database, *args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "service", "outbox", *args,
+        env={**os.environ, "DATABASE_URL": database.dsn},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    return process.returncode or 0, output.decode()
+
+
+async def test_an_operator_sees_and_skips_a_quarantined_message_from_the_command_line(database):
+    # given a quarantined message
+    await queue(database, [("A", "a1")])
+    broker = Recorder()
+    broker.poison.add("a1")
+    await OutboxRelay(database, broker, quarantine_after=1).publish_pending()
+    # when the operator looks, then skips it
+    code, shown = await cli(database, "status")
+    assert code == 0 and "quarantined: 1" in shown and "message=a1" in shown
+    outbox_id = shown.split("#", 1)[1].split()[0]
+    code, said = await cli(database, "skip", outbox_id, "--by", "ops-2", "--reason", "duplicate")
+    assert code == 0, said
+    # then it is no longer waiting, the skip is audited, and a second skip is refused
+    code, shown = await cli(database, "status")
+    assert "pending: 0, quarantined: 0" in shown
+    code, _ = await cli(database, "skip", outbox_id, "--by", "ops-2", "--reason", "again")
+    assert code == 1
+    async with database.pool.acquire() as connection:
+        assert await connection.fetchval(
+            "SELECT actor FROM outbox_operator_actions WHERE action = 'skip'") == "ops-2"
