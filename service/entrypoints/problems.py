@@ -150,6 +150,10 @@ def install(app: FastAPI, routers: Sequence[APIRouter]) -> None:
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    for transient in TRANSIENT_ERRORS:
+        # handled as a response like any other, not re-raised to the server: a database
+        # outage keeps the client's connection open
+        app.add_exception_handler(transient, on_unexpected)
     app.add_exception_handler(Exception, on_unexpected)
 
     @app.options(ANY_PATH, include_in_schema=False)
