@@ -90,36 +90,45 @@ class OutboxRelay:
         self._wake.set()
 
     async def publish_pending(self) -> int:
-        """One round: claim, publish in id order, mark. Returns how many were published.
+        """One round: claim, publish, mark in one statement. Returns how many went out.
 
-        A message that fails on its own backs off on its key and, after
-        `quarantine_after` attempts, is quarantined with an alert; its key waits, the
-        other keys go on. A broker that cannot take messages stops the round for all.
+        Keys are published side by side, each key's messages one after the other, each
+        acknowledged before the next: one order's messages never overtake each other. A
+        message that fails on its own backs off on its key and, after `quarantine_after`
+        attempts, is quarantined with an alert; its key waits, the other keys go on. A
+        broker that cannot take messages stops the round for every key.
         """
-        published: list[int] = []
-        failed_keys: set[str] = set()
-        unavailable: BrokerUnavailable | None = None
         async with self._database.pool.acquire() as connection, connection.transaction():
             rows = await outbox.claim(connection, keys=self._keys, limit=self._limit)
+            by_key: dict[str, list[asyncpg.Record]] = {}
             for row in rows:
-                if row["key"] in failed_keys:
-                    continue
-                try:
-                    await self._publish(row)
-                except BrokerUnavailable as error:
-                    unavailable = error
-                    break
-                except Exception as error:  # noqa: BLE001 - counted against this message
-                    failed_keys.add(row["key"])
-                    await self._failed(connection, row, error)
-                    continue
-                published.append(row["id"])
+                by_key.setdefault(row["key"], []).append(row)
+            outcomes = await asyncio.gather(*(self._publish_key(key_rows)
+                                              for key_rows in by_key.values()))
+            published = [row_id for sent, _, _ in outcomes for row_id in sent]
             if published:
                 await outbox.mark_published(connection, published)
+            for _, failed, error in outcomes:
+                if failed is not None and not isinstance(error, BrokerUnavailable):
+                    await self._failed(connection, failed, error)
         metrics.OUTBOX_PUBLISHED.inc(len(published))
-        if unavailable is not None:
-            raise unavailable
+        unavailable = [error for _, _, error in outcomes if isinstance(error, BrokerUnavailable)]
+        if unavailable:
+            raise unavailable[0]
         return len(published)
+
+    async def _publish_key(
+        self, rows: list[asyncpg.Record]
+    ) -> tuple[list[int], asyncpg.Record | None, Exception | None]:
+        """(ids published, the row that failed, its error): stops at the first failure."""
+        sent: list[int] = []
+        for row in rows:
+            try:
+                await self._publish(row)
+            except Exception as error:  # noqa: BLE001 - counted against this message or all
+                return sent, row, error
+            sent.append(row["id"])
+        return sent, None, None
 
     async def _publish(self, row: asyncpg.Record) -> None:
         if row["raw_value"] is not None:
