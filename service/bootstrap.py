@@ -161,6 +161,7 @@ def build_service(settings: Settings) -> Service:
         database, policy, service_name=settings.service_name, sealer=sealer,
         refund_unable=frozenset(settings.refund_unable_payment_methods),
         max_message_bytes=settings.max_message_bytes,
+        max_in_flight=settings.max_grants_in_flight,
     )
     commands = register_commands(
         broker,

@@ -42,3 +42,6 @@ OWN_EVENTS = Counter(
     "appeasement_own_events_total",
     "This service's own refund events seen on the consumed topic and skipped unread",
 )
+SHED = Counter(
+    "appeasement_shed_total", "Requests refused with 503 OVERLOADED, by use case", ["use_case"]
+)

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     command_results_topic: str = "appeasement.command_results"
     alerts_topic: str = "appeasement.alerts"
     outbox_poll_seconds: float = 1.0
+    max_grants_in_flight: int = Field(
+        64, ge=1, description="HTTP grants and previews in flight at once; above: 503 OVERLOADED"
+    )
     max_message_bytes: int = Field(
         1_000_000, ge=10_000,
         description="The largest message the service builds: below the broker's "

@@ -78,6 +78,8 @@ async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
     reserved = set(Problem.model_fields)
     details = {f"{key}_value" if key in reserved else key: value for key, value in details.items()}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": str(getattr(error, "retry_after", RETRY_AFTER_SECONDS))}
     return problem_response(problem(status, error.code, error.message, **details), request, headers)
 
 
@@ -107,9 +109,9 @@ async def on_http_error(request: Request, error: Exception) -> Response:
         if not methods:
             return problem_response(problem(404, "NOT_FOUND", "no such route"), request)
         headers["Allow"] = ", ".join(methods)
-    code = {400: "BAD_REQUEST", 503: "SERVICE_UNAVAILABLE"}.get(
-        status, CODE_BY_STATUS.get(status, f"HTTP_{status}")
-    )
+    if status == 400:  # FastAPI could not read the body (not UTF-8, not JSON)
+        return problem_response(problem(400, "MALFORMED_JSON", "the body is not JSON"), request)
+    code = {503: "SERVICE_UNAVAILABLE"}.get(status, CODE_BY_STATUS.get(status, f"HTTP_{status}"))
     detail = error.detail if isinstance(error.detail, str) else code
     return problem_response(problem(status, code, detail), request, headers)
 

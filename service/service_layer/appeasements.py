@@ -40,6 +40,7 @@ from service.domain.policy import DEFAULT_CUSTOMER_WINDOW_DAYS, Already, Policy
 from service.domain.projection import OrderState
 from service.service_layer import ids
 from service.service_layer.claims import check_claim_open
+from service.service_layer.load import InFlight
 from service.service_layer.ports import PoolSource
 from service.service_layer.queries import OrderNotFound
 from service.service_layer.views import appeasement_out, iso, preview_out, refund_event
@@ -129,8 +130,10 @@ class Appeasements:
         refund_unable: frozenset[str] = frozenset({"cod"}),
         refund_topic: str = REFUND_UPDATED,
         max_message_bytes: int = outbox.DEFAULT_MAX_MESSAGE_BYTES,
+        max_in_flight: int = 64,
     ) -> None:
         self._database = database
+        self._in_flight = InFlight(max_in_flight)
         self._max_message_bytes = max_message_bytes
         self._policy = policy
         self._sealer = sealer
@@ -143,6 +146,12 @@ class Appeasements:
         self, order_id: str, request: AppeasementRequest, caller: Caller
     ) -> PreviewOut:
         """The allocation a grant would make now; nothing is stored or reserved."""
+        with self._in_flight.slot("preview"):
+            return await self._preview(order_id, request, caller)
+
+    async def _preview(
+        self, order_id: str, request: AppeasementRequest, caller: Caller
+    ) -> PreviewOut:
         async with self._database.pool.acquire() as connection:
             order = (await orders.load_orders(connection, [order_id])).get(order_id)
             if order is None or not order.known:
@@ -157,7 +166,14 @@ class Appeasements:
 
     async def grant(self, command: GrantAppeasement) -> Granted:
         """Decide and reserve under the customer's and the order's locks; a refusal changes
-        only the audit log, and is kept under the idempotency key like a grant."""
+        only the audit log, and is kept under the idempotency key like a grant. Over HTTP,
+        above `max_in_flight` grants at once the caller is told to retry (OVERLOADED)."""
+        if command.channel == "http":
+            with self._in_flight.slot("grant"):
+                return await self._grant(command)
+        return await self._grant(command)
+
+    async def _grant(self, command: GrantAppeasement) -> Granted:
         attempts = 0
         while True:
             attempts += 1

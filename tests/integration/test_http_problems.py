@@ -94,3 +94,25 @@ def test_the_request_body_is_one_of_three_shapes_in_the_openapi_document(app):
     assert {"200", "201", "400", "401", "403", "404", "409", "413", "422", "500", "503"} <= set(
         operation["responses"]
     )
+
+
+async def test_above_the_grants_in_flight_the_service_sheds_load_at_once(app, api, publish):
+    # given an instance that takes one grant at a time, and one grant in flight
+    order_id = unique("SHED")
+    await given_order(api, publish, order_id, TABLE_ORDER)
+    limiter = app.state.service.appeasements._in_flight
+    limit = limiter.limit
+    limiter.limit = limiter.count
+    try:
+        # when another grant arrives
+        response = await api.post(
+            f"/v1/orders/{order_id}/appeasements", headers={**MANAGER, "Idempotency-Key": "k1"},
+            json={"reason": "DELIVERY_DELAYED", "amounts": {"shipping": "1.00"}},
+        )
+    finally:
+        limiter.limit = limit
+    # then it is refused at once, to be retried, and nothing was decided
+    assert_problem(response, 503, "OVERLOADED")
+    assert response.headers["retry-after"] == "1"
+    history = (await api.get(f"/v1/orders/{order_id}/appeasements", headers=MANAGER)).json()
+    assert history["appeasements"] == [] and history["rejections"] == []
