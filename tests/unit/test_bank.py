@@ -55,3 +55,14 @@ def test_payment_methods_that_cannot_refund():
     assert refund_needs_transfer("COD", frozenset({"cod"}))
     assert not refund_needs_transfer("credit_card", frozenset({"cod"}))
     assert not refund_needs_transfer(None, frozenset({"cod"}))
+
+
+def test_an_iban_whose_bank_code_breaks_the_countrys_structure_is_refused():
+    # a valid checksum over letters where Germany has digits
+    assert not check_iban("DE92ABCDEFGH0532013000")
+
+
+def test_a_bic_of_no_country_is_refused():
+    with pytest.raises(InvalidBankDetails) as bad_bic:
+        check_bank_account("Ana", "DE89370400440532013000", "ZZZZZZ2A")
+    assert bad_bic.value.details == {"field": "bic"}
