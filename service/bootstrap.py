@@ -25,6 +25,7 @@ from service.domain.policy import Policy
 from service.entrypoints import http
 from service.entrypoints.consumers import ConsumerGroup, register_commands, register_projection
 from service.entrypoints.publications import declare_publications
+from service.retry import Backoff
 from service.service_layer.appeasements import Appeasements
 from service.service_layer.claims import Claims
 from service.service_layer.commands import CommandHandler
@@ -70,7 +71,7 @@ class Service:
 
     async def _start_kafka(self) -> None:
         settings = self.settings
-        delay = 0.2
+        backoff = Backoff(first=0.2, cap=5.0)
         while True:
             try:
                 if settings.create_topics and settings.kafka_bootstrap_servers:
@@ -80,9 +81,9 @@ class Service:
                 await self.broker.connect()
                 break
             except Exception as error:  # noqa: BLE001 - the broker may come later: retry
+                delay = backoff.delay()
                 log.warning("Kafka unavailable, retrying", error=repr(error), retry_in=delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
         await self.relay.start()
         await asyncio.gather(*(self.consumers[name].join() for name in self.consumers))
         self.broker.running = True

@@ -17,6 +17,7 @@ from pydantic import BaseModel, WithJsonSchema
 from schemas.commands import COMMANDS
 from schemas.consumed import CONSUMED
 from service.adapters.kafka import inbound
+from service.retry import Backoff
 from service.service_layer.commands import CommandHandler
 from service.service_layer.ingest import Projector
 
@@ -32,17 +33,17 @@ class ConsumerGroup:
 
     async def join(self) -> None:
         """Start the subscriber; its consumer returns once the group gave it partitions."""
-        delay = 0.5
+        backoff = Backoff(first=0.5, cap=10.0)
         while not self.joined:
             try:
                 await self._subscriber.start()
                 self.joined = True
             except Exception as error:  # noqa: BLE001 - retried until the group is joined
+                delay = backoff.delay()
                 log.warning("consumer group not joined, retrying", error=repr(error),
                             group=self._subscriber.group_id, retry_in=delay)
                 await self._subscriber.stop()
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
 
     async def state(self) -> dict[str, Any]:
         """Joined or not, and the lag per assigned partition (high watermark - position)."""

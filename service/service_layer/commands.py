@@ -45,6 +45,7 @@ from service.service_layer.appeasements import (
     GrantAppeasement,
     RecordRefundOutcome,
 )
+from service.retry import Backoff
 from service.service_layer import dead_letters
 from service.service_layer.dead_letters import DeadLetter, InboundRecord
 from service.service_layer.ports import PoolSource
@@ -74,17 +75,17 @@ class CommandHandler:
         except WireError as error:
             await self._dead_letter(record, error.code, error.message, envelope)
             return
-        backoff = 0.1
+        backoff = Backoff(cap=self.max_backoff)
         while True:
             try:
                 await self._dispatch(record, envelope)
                 return
             except TRANSIENT_ERRORS as error:
                 metrics.DB_RETRIES.inc()
-                log.warning("database unavailable, retrying", error=repr(error), retry_in=backoff,
+                delay = backoff.delay()
+                log.warning("database unavailable, retrying", error=repr(error), retry_in=delay,
                             message_id=envelope.id, method=envelope.method)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
+                await asyncio.sleep(delay)
             except DomainError:
                 return
             except Exception as error:  # noqa: BLE001 - dead-letter with the reason, go on

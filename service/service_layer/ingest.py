@@ -19,6 +19,7 @@ from service.domain.events import OmsEvent, OmsRefundUpdated
 from service.domain.money import Currency
 from service.domain.over_credit import newly_over_credited, over_credit
 from service.domain.projection import OrderState, ProjectionRules
+from service.retry import Backoff
 from service.service_layer import dead_letters, ids
 from service.service_layer.dead_letters import DeadLetter, InboundRecord
 from service.service_layer.ports import PoolSource
@@ -76,7 +77,7 @@ class Projector:
 
     async def _apply_until_done(self, items: list[_Readable], letters: list[DeadLetter]) -> None:
         """Retry through database outages; isolate a message that fails on its own."""
-        backoff = 0.1
+        backoff = Backoff(cap=self._max_backoff)
         while True:
             try:
                 started = time.perf_counter()
@@ -85,9 +86,9 @@ class Projector:
                 return
             except TRANSIENT_ERRORS as error:
                 metrics.DB_RETRIES.inc()
-                log.warning("database unavailable, retrying", error=repr(error), retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff)
+                delay = backoff.delay()
+                log.warning("database unavailable, retrying", error=repr(error), retry_in=delay)
+                await asyncio.sleep(delay)
             except Exception as error:  # noqa: BLE001 - isolate, then dead-letter with the reason
                 if len(items) > 1:
                     await self._apply_until_done([], letters)

@@ -20,6 +20,7 @@ from service import metrics
 from service.adapters import outbox
 from service.adapters.outbox import BrokerUnavailable
 from service.adapters.sealing import SealingKeyError
+from service.retry import Backoff
 from service.adapters.db import TRANSIENT_ERRORS
 from service.service_layer.ports import PoolSource
 
@@ -172,18 +173,18 @@ class OutboxRelay:
             )
 
     async def _run(self) -> None:
-        backoff = 0.1
+        backoff = Backoff(cap=self._max_backoff)
         while True:
             try:
                 while await self.publish_pending():
                     pass
-                backoff = 0.1
+                backoff.reset()
             except Exception as error:  # noqa: BLE001 - the relay must outlive any one round
                 expected = isinstance(error, (BrokerUnavailable, *TRANSIENT_ERRORS))
                 report = log.warning if expected else log.error
-                report("outbox relay paused", error=repr(error), retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff)
+                delay = backoff.delay()
+                report("outbox relay paused", error=repr(error), retry_in=delay)
+                await asyncio.sleep(delay)
                 continue
             if self._listener is None or self._listener.is_closed():
                 await self._listen()
