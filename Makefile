@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e contracts contracts-check demo bench clean
+.PHONY: run test unit integration e2e contracts contracts-check demo bench chaos clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
@@ -39,6 +39,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+chaos: $(STAMP)
+	$(PY) -m chaos
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .hypothesis
