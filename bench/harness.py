@@ -30,6 +30,9 @@ async def embedded_parts() -> AsyncIterator[Settings]:
                 database_url=postgres.start(),
                 kafka_bootstrap_servers=kafka.start(),
                 consumer_group=f"bench-{uuid.uuid4().hex[:6]}",
+                create_topics=True,
+                topic_replication_factor=1,
+                topic_min_insync_replicas=None,
                 log_level="WARNING",
             )
             yield settings

@@ -47,6 +47,9 @@ def run() -> None:
         if not settings.kafka_bootstrap_servers:
             kafka = EmbeddedKafka(settings.embedded_kafka_port, settings.run_dir / "tansu.log")
             settings.kafka_bootstrap_servers = kafka.start()
+            settings.create_topics = True
+            settings.topic_replication_factor = 1
+            settings.topic_min_insync_replicas = None
         _print_banner(settings, embedded_db=postgres is not None, embedded_kafka=kafka is not None)
         _print_tokens(settings, demo_tokens)
         _serve(settings)

@@ -76,7 +76,10 @@ class Service:
             try:
                 if settings.create_topics and settings.kafka_bootstrap_servers:
                     await ensure_topics(
-                        settings.kafka_bootstrap_servers, self.topics, settings.topic_partitions
+                        settings.kafka_bootstrap_servers, self.topics, settings.topic_partitions,
+                        replication_factor=settings.topic_replication_factor,
+                        min_insync_replicas=settings.topic_min_insync_replicas,
+                        security=settings.kafka_security(),
                     )
                 await self.broker.connect()
                 break
@@ -131,6 +134,7 @@ def build_service(settings: Settings) -> Service:
     database = Database(settings.database_url)
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=settings.kafka_security().for_faststream(),
         client_id=settings.service_name,
         acks="all",
         logger=logging.getLogger("appeasement.broker"),

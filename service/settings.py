@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.adapters.auth import JwtRules
+from service.adapters.kafka import KafkaSecurity
 from service.domain.projection import ProjectionRules
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+    #: Every setting can also come from a file named after it in SECRETS_DIR (e.g.
+    #: /run/secrets/bank_details_key), the way Docker and Kubernetes mount secrets.
+    model_config = SettingsConfigDict(
+        env_prefix="", extra="ignore", case_sensitive=False,
+        secrets_dir=os.environ.get("SECRETS_DIR") or None,
+    )
 
     database_url: str | None = Field(None, description="PostgreSQL DSN; unset = embedded")
     kafka_bootstrap_servers: str | None = Field(None, description="Kafka brokers; unset = embedded")
@@ -30,7 +39,23 @@ class Settings(BaseSettings):
     consumer_batch_max_records: int = 500
     consumer_batch_timeout_ms: int = 100
     topic_partitions: int = 3
-    create_topics: bool = True
+    topic_replication_factor: int = Field(3, ge=1, description="Of the topics the service creates")
+    topic_min_insync_replicas: int | None = Field(
+        2, ge=1, description="min.insync.replicas of the topics the service creates"
+    )
+    create_topics: bool = Field(
+        False, description="Create missing topics at start (`make run` turns it on)"
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle that signed the brokers")
+    kafka_ssl_certfile: Path | None = Field(None, description="Client certificate (mTLS)")
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_key_password: SecretStr | None = None
     migrate_on_start: bool = True
     dead_letter_topic: str = "appeasement.dead_letter"
     db_retry_max_seconds: float = 30.0
@@ -91,6 +116,33 @@ class Settings(BaseSettings):
             key=key, algorithms=tuple(self.auth_jwt_algorithms),
             role_claim=self.auth_jwt_role_claim, audience=self.auth_jwt_audience,
             issuer=self.auth_jwt_issuer,
+        )
+
+    @model_validator(mode="after")
+    def sasl_is_complete(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        return self
+
+    def kafka_security(self) -> KafkaSecurity:
+        def text(value: Path | None) -> str | None:
+            return None if value is None else str(value)
+
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password.get_secret_value()
+            if self.kafka_sasl_password else None,
+            cafile=text(self.kafka_ssl_cafile), certfile=text(self.kafka_ssl_certfile),
+            keyfile=text(self.kafka_ssl_keyfile),
+            key_password=self.kafka_ssl_key_password.get_secret_value()
+            if self.kafka_ssl_key_password else None,
         )
 
     def projection_rules(self) -> ProjectionRules:

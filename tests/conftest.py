@@ -64,6 +64,9 @@ def settings(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Settings
         kafka_bootstrap_servers=infra.bootstrap_servers,
         consumer_group=f"test-projection-{uuid.uuid4().hex[:6]}",
         consumer_batch_timeout_ms=20,
+        create_topics=True,
+        topic_replication_factor=1,
+        topic_min_insync_replicas=None,
         db_retry_max_seconds=0.5,
         taxation_by_store={"us-web": "net"},
     )
