@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,10 @@ from service.entrypoints.consumers import ConsumerGroup, register_commands, regi
 from service.entrypoints.publications import declare_publications
 from service.retry import Backoff
 from service.service_layer.appeasements import Appeasements
+from service.service_layer.history import History
+from service.service_layer.outcomes import Outcomes
+from service.service_layer.refund_events import RefundEvents
+from service.service_layer.refusals import Refusals
 from service.service_layer.claims import Claims
 from service.service_layer.commands import CommandHandler
 from service.service_layer.ingest import Projector
@@ -35,7 +40,10 @@ from service.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-VERSION = "0.1.0"
+try:  # the one version is pyproject.toml's, as installed
+    VERSION = importlib.metadata.version("appeasement-service")
+except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
+    VERSION = "0.0.0+unknown"
 
 
 @dataclass
@@ -49,6 +57,7 @@ class Service:
     authenticator: Authenticator
     claims: Claims
     policy: Policy
+    history: History
     consumers: dict[str, ConsumerGroup] = field(default_factory=dict)
     _kafka: asyncio.Task[None] | None = None
 
@@ -162,16 +171,19 @@ def build_service(settings: Settings) -> Service:
             "(`make run` makes one in RUN_DIR by itself)"
         )
     sealer = Sealer(settings.bank_details_key)
+    events = RefundEvents(
+        sealer, service_name=settings.service_name, max_message_bytes=settings.max_message_bytes
+    )
     appeasements = Appeasements(
-        database, policy, service_name=settings.service_name, sealer=sealer,
+        database, policy, events,
         refund_unable=frozenset(settings.refund_unable_payment_methods),
-        max_message_bytes=settings.max_message_bytes,
         max_in_flight=settings.max_grants_in_flight,
     )
     commands = register_commands(
         broker,
         CommandHandler(
-            appeasements, database, settings.dead_letter_topic,
+            appeasements, Outcomes(database, events), Refusals(database), database,
+            settings.dead_letter_topic,
             settings.command_results_topic, sealer,
             max_backoff=settings.db_retry_max_seconds,
         ),
@@ -189,7 +201,7 @@ def build_service(settings: Settings) -> Service:
     )
     return Service(
         settings, database, broker, projector, appeasements, relay, authenticator,
-        Claims(database, policy), policy,
+        Claims(database, policy), policy, History(database),
         {"oms-events": projection, "commands": commands},
     )
 

@@ -16,6 +16,7 @@ from schemas.appeasements import (
     PreviewOut,
 )
 from service.entrypoints.problems import problem_responses
+from service.service_layer.history import History
 from service.service_layer.appeasements import (
     Appeasements,
     Caller,
@@ -48,6 +49,13 @@ CallerDep = Annotated[Caller, Depends(caller)]
 #: An id in a path: printable, at most 200 characters.
 Id = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 AppeasementsDep = Annotated[Appeasements, Depends(appeasements)]
+
+
+async def history(request: Request) -> History:
+    return request.app.state.service.history
+
+
+HistoryDep = Annotated[History, Depends(history)]
 
 
 def _allowed_to(action: str) -> Any:
@@ -113,7 +121,7 @@ async def grant(
     responses=problem_responses(404),
     summary="The order's appeasements with their transitions, and refused commands",
 )
-async def for_order(order_id: Id, _: Reader, service: AppeasementsDep) -> OrderAppeasementsOut:
+async def for_order(order_id: Id, _: Reader, service: HistoryDep) -> OrderAppeasementsOut:
     return await service.for_order(order_id)
 
 
@@ -123,7 +131,7 @@ async def for_order(order_id: Id, _: Reader, service: AppeasementsDep) -> OrderA
     responses=problem_responses(404),
     summary="One appeasement, its allocation and transitions",
 )
-async def one(appeasement_id: Id, _: Reader, service: AppeasementsDep) -> AppeasementOut:
+async def one(appeasement_id: Id, _: Reader, service: HistoryDep) -> AppeasementOut:
     return await service.get(appeasement_id)
 
 

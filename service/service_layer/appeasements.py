@@ -1,4 +1,5 @@
-"""Grant, preview and follow appeasements: one transaction decides, reserves and queues."""
+"""Preview, grant and approve appeasements: one transaction locks, decides, reserves and
+queues the refund event and the reply; a refusal is audited in that same transaction."""
 
 from __future__ import annotations
 
@@ -13,20 +14,14 @@ import structlog
 
 from schemas.appeasements import (
     AmountsRequest,
-    AppeasementOut,
     AppeasementRequest,
     PercentRequest,
-    RefundMethod,
-    OrderAppeasementsOut,
     PreviewOut,
-    RejectionOut,
+    RefundMethod,
 )
-from schemas.commands import CommandResult, RpcError, RpcErrorData
-from schemas.published import REFUND_UPDATED
 from service import metrics
 from service.adapters import appeasement_repo as appeasements
-from service.adapters import locks, outbox
-from service.adapters.sealing import Sealer
+from service.adapters import locks
 from service.adapters import projection_repo as orders
 from service.domain.appeasement import AmountsAsk, Ask, LineAsk, LinesAsk, PercentAsk, UnknownLine
 from service.domain.balance import Amounts, compute_balance
@@ -34,16 +29,19 @@ from service.domain.bank import BankDetailsRequired, check_bank_account, refund_
 from service.domain.errors import DomainError, MalformedRequest
 from service.domain.approval import check_may_decide
 from service.domain.grant import Decision, decide
-from service.domain.lifecycle import PENDING_RELEASE, decided_status, next_status
+from service.domain.lifecycle import PENDING_RELEASE, decided_status
 from service.domain.money import Currency, InvalidAmount
 from service.domain.policy import DEFAULT_CUSTOMER_WINDOW_DAYS, Already, Policy
 from service.domain.projection import OrderState
-from service.service_layer import ids
+from service.service_layer import ids, refusals
 from service.service_layer.claims import check_claim_open
+from service.service_layer.history import AppeasementNotFound
 from service.service_layer.load import InFlight
 from service.service_layer.ports import PoolSource
 from service.service_layer.queries import OrderNotFound
-from service.service_layer.views import appeasement_out, iso, preview_out, refund_event
+from service.service_layer.refund_events import RefundEvents
+from service.service_layer.refusals import Refusals
+from service.service_layer.views import appeasement_out, preview_out
 
 log = structlog.get_logger(__name__)
 
@@ -63,17 +61,6 @@ class GrantAppeasement:
     idempotency_key: str
     credit_note_number: str | None = None
     reply_topic: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RecordRefundOutcome:
-    """A PSP's answer for one of our credit notes: `release` or `cancel`."""
-
-    message_id: str
-    action: Literal["release", "cancel"]
-    order_id: str
-    credit_note_number: str
-    user: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +86,6 @@ class IdempotencyKeyReused(DomainError):
     code = "IDEMPOTENCY_KEY_REUSED"
 
 
-class AppeasementNotFound(DomainError):
-    code = "APPEASEMENT_NOT_FOUND"
-
-
 class RefusedBefore(DomainError):
     """The refusal first given under an idempotency key, given again: same code, same words."""
 
@@ -124,22 +107,17 @@ class Appeasements:
         self,
         database: PoolSource,
         policy: Policy,
+        events: RefundEvents,
         *,
-        service_name: str,
-        sealer: Sealer,
         refund_unable: frozenset[str] = frozenset({"cod"}),
-        refund_topic: str = REFUND_UPDATED,
-        max_message_bytes: int = outbox.DEFAULT_MAX_MESSAGE_BYTES,
         max_in_flight: int = 64,
     ) -> None:
         self._database = database
-        self._in_flight = InFlight(max_in_flight)
-        self._max_message_bytes = max_message_bytes
         self._policy = policy
-        self._sealer = sealer
+        self._events = events
+        self._refusals = Refusals(database)
+        self._in_flight = InFlight(max_in_flight)
         self._refund_unable = frozenset(method.lower() for method in refund_unable)
-        self._service_name = service_name
-        self._refund_topic = refund_topic
 
     # --- commands -------------------------------------------------------------------
     async def preview(
@@ -201,7 +179,7 @@ class Appeasements:
         except DomainError as error:
             async with self._database.pool.acquire() as connection:
                 order_id = await appeasements.order_of(connection, command.appeasement_id)
-            await self.refuse(
+            await self._refusals.refuse(
                 error, order_id=order_id or "", channel=command.channel,
                 command_id=command.command_id or f"{command.decision}:{command.appeasement_id}",
                 reply_topic=command.reply_topic, user=command.caller.user,
@@ -232,7 +210,7 @@ class Appeasements:
                     record = (await appeasements.load(connection, [row["appeasement_id"]]))[0]
                     body = appeasement_out(record).model_dump(mode="json")
                     if command.reply_topic is not None:
-                        await _reply(connection, command.reply_topic, command.command_id,
+                        await refusals.reply(connection, command.reply_topic, command.command_id,
                                      order.order_id, result=body)
                     return body
             role = self._policy.check_may(command.caller.role, "approve")
@@ -256,10 +234,10 @@ class Appeasements:
                 actor=command.caller.user, role=command.caller.role, reason=why,
                 comment=command.comment,
             )
-            record = await self._publish_status(connection, row["appeasement_id"], order, why)
+            record = await self._events.queue(connection, row["appeasement_id"], order, why)
             body = appeasement_out(record).model_dump(mode="json")
             if command.reply_topic is not None:
-                await _reply(connection, command.reply_topic,
+                await refusals.reply(connection, command.reply_topic,
                              command.command_id or row["appeasement_id"], order.order_id,
                              result=body)
         metrics.TRANSITIONS.labels(target).inc()
@@ -269,68 +247,6 @@ class Appeasements:
             user=command.caller.user, role=command.caller.role, command_id=command.command_id,
         )
         return body
-
-    async def record_outcome(self, outcome: RecordRefundOutcome) -> None:
-        """RELEASED, or FAILED with the money given back; never flips a decided status."""
-        context = {
-            "order_id": outcome.order_id, "credit_note_number": outcome.credit_note_number,
-            "message_id": outcome.message_id, "action": outcome.action,
-        }
-        async with self._database.pool.acquire() as connection, connection.transaction():
-            fresh = await orders.record_inbox(
-                connection, "psp-outcomes",
-                [(outcome.message_id, f"refund_management.{outcome.action}", outcome.order_id)],
-            )
-            if not fresh:
-                log.info("refund outcome already applied", **context)
-                return
-            order = await orders.lock_existing_order(connection, outcome.order_id)
-            row = await appeasements.lock(connection, outcome.credit_note_number)
-            if order is None or row is None or row["order_id"] != outcome.order_id:
-                log.info("refund outcome for an unknown credit note ignored", **context)
-                return
-            try:
-                target = next_status(row["status"], outcome.action)
-            except DomainError as error:
-                log.warning("refund outcome refused", code=error.code, status=row["status"],
-                            **context)
-                return
-            if target is None:
-                log.info("refund outcome repeated, nothing to change", status=row["status"],
-                         **context)
-                return
-            await appeasements.set_status(connection, row["appeasement_id"], target)
-            await appeasements.add_transition(
-                connection, row["appeasement_id"], row["status"], target,
-                actor=outcome.user or "psp", reason=f"PSP_{outcome.action.upper()}",
-            )
-            await self._publish_status(connection, row["appeasement_id"], order,
-                                       f"PSP_{outcome.action.upper()}")
-        metrics.TRANSITIONS.labels(target).inc()
-        log.info("appeasement status changed", from_status=row["status"], to_status=target,
-                 appeasement_id=row["appeasement_id"], **context)
-
-    # --- queries --------------------------------------------------------------------
-    async def get(self, appeasement_id: str) -> AppeasementOut:
-        async with self._database.pool.acquire() as connection:
-            found = await appeasements.load(connection, [appeasement_id])
-        if not found:
-            raise AppeasementNotFound(
-                f"no appeasement {appeasement_id}", appeasement_id=appeasement_id
-            )
-        return appeasement_out(found[0])
-
-    async def for_order(self, order_id: str) -> OrderAppeasementsOut:
-        async with self._database.pool.acquire() as connection:
-            if not await appeasements.order_known(connection, order_id):
-                raise OrderNotFound(order_id)
-            found = await appeasements.load(connection, order_id=order_id)
-            refused = await appeasements.rejections(connection, order_id)
-        return OrderAppeasementsOut(
-            order_id=order_id,
-            appeasements=[appeasement_out(record) for record in found],
-            rejections=[RejectionOut(**{**row, "at": iso(row["at"])}) for row in refused],
-        )
 
     # --- mechanics ------------------------------------------------------------------
     async def _grant_once(self, command: GrantAppeasement) -> Granted:
@@ -354,7 +270,7 @@ class Appeasements:
                     idempotency_key=command.idempotency_key,
                     appeasement_id=held["appeasement_id"],
                 )
-                await self._audit_refusal(connection, answer, **audit)
+                await refusals.audit(connection, answer, **audit)
             else:
                 try:
                     async with connection.transaction():
@@ -364,13 +280,13 @@ class Appeasements:
                     answer = Granted(body, replayed=False)
                 except DomainError as error:
                     answer = error
-                    await self._audit_refusal(
+                    await refusals.audit(
                         connection, error, **audit, idempotency_key=command.idempotency_key,
                         request_hash=request_hash,
                     )
         if isinstance(answer, DomainError):
             if not isinstance(answer, RefusedBefore):
-                self._count_refusal(answer, command.channel)
+                refusals.count(answer, command.channel)
             raise answer
         return answer
 
@@ -431,7 +347,7 @@ class Appeasements:
             connection, appeasement_id, None, decision.status, actor=command.caller.user,
             role=command.caller.role, reason=request.reason, comment=request.comment,
         )
-        record = await self._publish_status(
+        record = await self._events.queue(
             connection, appeasement_id, order,
             "REQUESTED" if decision.status == PENDING_RELEASE else "ABOVE_ROLE_LIMIT",
         )
@@ -469,26 +385,6 @@ class Appeasements:
             for_customer=currency.to_major(for_customer),
         ))
 
-    async def _publish_status(
-        self, connection: asyncpg.Connection, appeasement_id: str, order: OrderState,
-        status_reason: str,
-    ) -> dict[str, Any]:
-        record = (await appeasements.load(connection, [appeasement_id]))[0]
-        sealed = record.get("bank_details")
-        event = refund_event(
-            {**record, "refund_method": self._sealer.open_json(sealed)} if sealed else record,
-            order, event_id=ids.message_id(), status_reason=status_reason,
-            service_name=self._service_name,
-        )
-        payload = event.model_dump_json()
-        outbox.check_size(payload, self._max_message_bytes)
-        await outbox.add(
-            connection, topic=self._refund_topic, key=order.order_id, message_id=event.id,
-            payload=self._sealer.seal(payload) if sealed else payload, sealed=bool(sealed),
-            max_bytes=self._max_message_bytes,
-        )
-        return record
-
     def _refund_method(
         self, order: OrderState, method: RefundMethod | None
     ) -> tuple[dict[str, Any] | None, str | None]:
@@ -505,52 +401,11 @@ class Appeasements:
             return (method.model_dump(exclude_none=True) if method else None), None
         account = check_bank_account(method.account_owner, method.iban, method.bic)
         shown = {"type": "bank_transfer", "iban": account.masked_iban, "bic": account.bic}
-        sealed = self._sealer.seal_json({
+        sealed = self._events.sealer.seal_json({
             "type": "bank_transfer", "account_owner": account.account_owner,
             "iban": account.iban, "bic": account.bic,
         })
         return shown, sealed
-
-    async def refuse(
-        self, error: DomainError, *, order_id: str, command_id: str, channel: str,
-        reply_topic: str | None = None, user: str | None = None, role: str | None = None,
-        idempotency_key: str | None = None, request_hash: str | None = None,
-    ) -> None:
-        """Audit a command refused before any decision (and answer it); no money moves."""
-        async with self._database.pool.acquire() as connection, connection.transaction():
-            await self._audit_refusal(
-                connection, error, order_id=order_id, command_id=command_id, channel=channel,
-                reply_topic=reply_topic, user=user, role=role,
-                idempotency_key=idempotency_key, request_hash=request_hash,
-            )
-        self._count_refusal(error, channel)
-
-    async def _audit_refusal(
-        self, connection: asyncpg.Connection, error: DomainError, *, order_id: str,
-        command_id: str, channel: str, reply_topic: str | None, user: str | None,
-        role: str | None, idempotency_key: str | None = None, request_hash: str | None = None,
-    ) -> None:
-        """The refusal in the audit log (kept under its key when it has one), its reply
-        queued, and one log line with its context."""
-        details = _jsonable(error.details)
-        await appeasements.record_rejection(
-            connection, order_id=order_id, channel=channel, command_id=command_id,
-            actor=user, role=role, code=error.code, message=error.message, details=details,
-            idempotency_key=idempotency_key, request_hash=request_hash,
-        )
-        if reply_topic is not None:
-            await _reply(connection, reply_topic, command_id, order_id, error=error)
-        log.info(
-            "appeasement rejected", code=error.code, reason=error.message, order_id=order_id,
-            command_id=command_id, user=user, role=role, channel=channel,
-            **{f"detail_{key}": value for key, value in details.items()},
-        )
-
-    @staticmethod
-    def _count_refusal(error: DomainError, channel: str) -> None:
-        metrics.APPEASEMENTS.labels(channel, "rejected").inc()
-        metrics.REJECTIONS.labels(error.code).inc()
-
 
 def check_payment_reference(order: OrderState, reference: str) -> None:
     """A refund to the original payment names one of the order's payments."""
@@ -609,38 +464,12 @@ def _request_hash(command: GrantAppeasement) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(details, default=str))
-
-
 async def _reply_to(
     connection: asyncpg.Connection, command: GrantAppeasement, *,
     result: dict[str, Any] | None = None, error: DomainError | None = None,
 ) -> None:
     if command.reply_topic is not None:
-        await _reply(
+        await refusals.reply(
             connection, command.reply_topic, command.idempotency_key, command.order_id,
             result=result, error=error,
         )
-
-
-async def _reply(
-    connection: asyncpg.Connection, topic: str, command_id: str, order_id: str, *,
-    result: dict[str, Any] | None = None, error: DomainError | None = None,
-) -> None:
-    """A JSON-RPC response with the command's id, queued with the decision it reports."""
-    reply = CommandResult(
-        id=command_id,
-        result=None if result is None else {"appeasement": result},
-        error=None if error is None else RpcError(
-            message=error.message,
-            data=RpcErrorData(
-                code=error.code,
-                **{k: v for k, v in _jsonable(error.details).items() if k != "code"},
-            ),
-        ),
-    )
-    await outbox.add(
-        connection, topic=topic, key=order_id or command_id, message_id=ids.message_id(),
-        payload=reply.model_dump_json(exclude_none=True),
-    )

@@ -43,8 +43,9 @@ from service.service_layer.appeasements import (
     Caller,
     DecideAppeasement,
     GrantAppeasement,
-    RecordRefundOutcome,
 )
+from service.service_layer.outcomes import Outcomes, RecordRefundOutcome
+from service.service_layer.refusals import Refusals
 from service.retry import Backoff
 from service.service_layer import dead_letters
 from service.service_layer.dead_letters import DeadLetter, InboundRecord
@@ -60,6 +61,8 @@ class Sealing(Protocol):
 @dataclass(frozen=True, slots=True)
 class CommandHandler:
     appeasements: Appeasements
+    outcomes: Outcomes
+    refusals: Refusals
     database: PoolSource
     dead_letter_topic: str
     results_topic: str
@@ -118,7 +121,7 @@ class CommandHandler:
                 ))
             case RefundReleased() | RefundCancelled():
                 params = message.params
-                await self.appeasements.record_outcome(
+                await self.outcomes.record(
                     RecordRefundOutcome(
                         message_id=envelope.id,
                         action="release" if envelope.method == REFUND_RELEASE else "cancel",
@@ -153,7 +156,7 @@ class CommandHandler:
         params = envelope.params.get("appeasement")
         if order_id is None and isinstance(params, dict):
             order_id = str(params.get("order_id") or "")
-        await self.appeasements.refuse(
+        await self.refusals.refuse(
             MalformedRequest(f"the command is invalid: {why}"),
             order_id=order_id or "", command_id=envelope.id, channel="rpc",
             reply_topic=self.results_topic, user=user, idempotency_key=envelope.id,

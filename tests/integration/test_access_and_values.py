@@ -17,6 +17,7 @@ from schemas.commands import APPEASEMENT_CREATE
 from service.adapters.sealing import Sealer
 from service.domain.errors import DomainError
 from service.service_layer.appeasements import Appeasements, Caller, GrantAppeasement
+from service.service_layer.refund_events import RefundEvents
 from tests.builders import line, unique
 from tests.conftest import BANK_KEY, bearer, eventually, read_topic
 from tests.integration.appeasing import (
@@ -259,8 +260,8 @@ async def test_a_grant_whose_event_the_broker_would_refuse_is_refused_before_it_
 ):
     # given the service's use cases with a broker that takes at most 6,000 bytes
     service = app.state.service
-    small = Appeasements(service.database, service.policy, service_name="appeasement-service",
-                         sealer=Sealer(BANK_KEY), max_message_bytes=6_000)
+    small = Appeasements(service.database, service.policy, RefundEvents(
+        Sealer(BANK_KEY), service_name="appeasement-service", max_message_bytes=6_000))
     order_id = unique("TOOBIG")
     await given_order(api, publish, order_id, TABLE_ORDER)
     lines = [{"line_id": "L1", "amount": "0.01"}, {"line_id": "L2", "amount": "0.01"}]

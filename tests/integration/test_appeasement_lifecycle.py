@@ -206,12 +206,12 @@ async def test_a_failure_mid_grant_leaves_nothing_half_written(api, publish, mon
     # given an order, and an outbox that fails after the appeasement rows were written
     order_id = unique("HALF")
     await given_order(api, publish, order_id, TABLE_ORDER)
-    from service.service_layer import appeasements as use_cases
+    from service.service_layer import refund_events
 
     async def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(use_cases.outbox, "add", broken)
+    monkeypatch.setattr(refund_events.outbox, "add", broken)
     # when a grant is attempted
     with pytest.raises(RuntimeError):
         await grant(api, order_id, {"reason": "DELIVERY_DELAYED", "amounts": {"shipping": "5.90"}})
