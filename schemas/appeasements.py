@@ -9,13 +9,14 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    StrictBool,
     Tag,
     TypeAdapter,
     model_validator,
 )
 
 from schemas.api import AmountsOut
-from schemas.base import MAX_LINES, FreeText, Reference
+from schemas.base import MAX_LINES, FreeText, Reference, json_int
 
 BucketName = Literal["product", "shipping", "handling", "fee", "tax", "overage"]
 
@@ -34,19 +35,38 @@ Percent = Annotated[str, Field(
 )]
 
 
+def _present(*names: str, **types: str) -> dict[str, Any]:
+    """JSON Schema: `names` given (not null), each other field of `types` absent or null."""
+    return {"required": list(names), "properties": {
+        name: {"type": "null"} if name not in names else {"type": kind}
+        for name, kind in types.items()
+    }}
+
+
+_SHAPE_FIELDS = {"amount": "string", "percent": "string", "unit_amount": "string"}
+
+
 class LineRequest(BaseModel):
     """One line: exactly one of `amount`, `percent`, or `unit_amount` with `quantity`."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The JSON Schema says what a line must be. Two or none of the amounts reach the domain,
+    # which answers INVALID_AMOUNT as it does on the command topic; a line named by neither
+    # id nor number is refused here (MALFORMED_REQUEST).
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "anyOf": [_present("line_id", line_id="string"),
+                  _present("line_number", line_number="integer")],
+        "oneOf": [_present("amount", **_SHAPE_FIELDS), _present("percent", **_SHAPE_FIELDS),
+                  _present("unit_amount", "quantity", **_SHAPE_FIELDS, quantity="integer")],
+    })
 
     line_id: Reference | None = Field(None, examples=["L1"])
-    line_number: int | None = Field(
-        None, ge=0, le=2**31 - 1, description="Names the line when `line_id` is absent"
+    line_number: json_int(0, 2**31 - 1) | None = Field(  # type: ignore[valid-type]
+        None, description="Names the line when `line_id` is absent"
     )
     amount: Amount | None = None
     percent: Percent | None = Field(None, description="Of the line's creditable value")
     unit_amount: Amount | None = None
-    quantity: int | None = Field(None, ge=1, le=1_000_000)
+    quantity: json_int(1, 1_000_000) | None = None  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def names_a_line(self) -> LineRequest:
@@ -55,11 +75,18 @@ class LineRequest(BaseModel):
         return self
 
 
+BANK_FIELDS = ("account_owner", "iban", "bic")
+
+
 class RefundMethod(BaseModel):
     """Back to the original payment (optionally naming one of the order's payments), or by
     bank transfer: bank fields are accepted only with `type` `bank_transfer`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "if": {"required": ["type"], "properties": {"type": {"const": "bank_transfer"}}},
+        # without a bank transfer, each bank field is absent, null or empty
+        "else": {"properties": {name: {"enum": [None, ""]} for name in BANK_FIELDS}},
+    })
 
     type: Literal["original_payment", "bank_transfer"] = "original_payment"
     payment_reference: Reference | None = Field(None, description="One of the order's payments")
@@ -69,7 +96,7 @@ class RefundMethod(BaseModel):
 
     @model_validator(mode="after")
     def bank_fields_only_for_a_transfer(self) -> RefundMethod:
-        if self.type != "bank_transfer" and (self.account_owner or self.iban or self.bic):
+        if self.type != "bank_transfer" and any(getattr(self, name) for name in BANK_FIELDS):
             raise ValueError(
                 "account_owner, iban and bic are accepted only with type bank_transfer"
             )
@@ -115,7 +142,7 @@ class PercentRequest(_Request):
     ]})
 
     percent: Percent = Field(description="Of the order's creditable product value")
-    include_shipping: bool = False
+    include_shipping: StrictBool = False
 
 
 SHAPES = ("amounts", "lines", "percent")

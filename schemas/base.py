@@ -42,9 +42,29 @@ def _printable(value: str) -> str:
     return value
 
 
+#: What `_printable` lets through, for the JSON Schema.
+PRINTABLE = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F]*$"
 #: Free text from a person (comments, descriptions): at most 1,000 characters.
-FreeText = Annotated[str, Field(max_length=1000), AfterValidator(_printable)]
+FreeText = Annotated[str, Field(max_length=1000, json_schema_extra={"pattern": PRINTABLE}),
+                     AfterValidator(_printable)]
 #: A reference, code or name: at most 200 characters.
-Reference = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
+Reference = Annotated[str, Field(min_length=1, max_length=200,
+                                 json_schema_extra={"pattern": PRINTABLE}),
+                      AfterValidator(_printable)]
+
+
+def _json_integer(value: Any) -> Any:
+    """A JSON integer (5 or 5.0), never a string or a boolean coerced into one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    return value
+
+
+def json_int(minimum: int, maximum: int) -> Any:
+    """An integer of a request body as JSON Schema's `integer` means it, within bounds (the
+    bounds come first: after the validator pydantic would not render them as JSON Schema)."""
+    return Annotated[int, Field(ge=minimum, le=maximum), BeforeValidator(_json_integer)]
+
+
 #: How many lines one request may name.
 MAX_LINES = 500

@@ -45,9 +45,10 @@ ANY_PATH = "/{path:path}"
 
 def problem_responses(*statuses: int, body: bool = False) -> dict[int | str, dict[str, Any]]:
     """The problem statuses a route documents: its own, plus what any route may send (401,
-    403, 422 for a bad parameter, 500, 503 DATABASE_UNAVAILABLE / OVERLOADED) and, with a
-    body, 400 MALFORMED_JSON and 413 PAYLOAD_TOO_LARGE."""
-    every = {401, 403, 422, 500, 503, *statuses} | ({400, 413} if body else set())
+    403, 413 PAYLOAD_TOO_LARGE from the body guard in front of every route, 422 for a bad
+    parameter, 500, 503 DATABASE_UNAVAILABLE / OVERLOADED) and, with a body, 400
+    MALFORMED_JSON."""
+    every = {401, 403, 413, 422, 500, 503, *statuses} | ({400} if body else set())
     return {
         status: {"model": Problem, "content": {PROBLEM_JSON: {}},
                  "description": CODE_BY_STATUS.get(status, "Problem")}
