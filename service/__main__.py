@@ -205,8 +205,11 @@ def _serve(settings: Settings) -> None:
     except (AuthConfigError, SealingKeyError) as error:
         typer.echo(f"the service cannot start: {error}", err=True)
         raise typer.Exit(2) from None
+    from service.entrypoints.http_protocol import ProblemH11Protocol
+
     config = uvicorn.Config(
-        app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
+        app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False,
+        http=ProblemH11Protocol,
     )
     uvicorn.Server(config).run()
 

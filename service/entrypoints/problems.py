@@ -51,9 +51,17 @@ def problem_responses(*statuses: int, body: bool = False) -> dict[int | str, dic
     every = {401, 403, 413, 422, 500, 503, *statuses} | ({400} if body else set())
     return {
         status: {"model": Problem, "content": {PROBLEM_JSON: {}},
-                 "description": CODE_BY_STATUS.get(status, "Problem")}
+                 "description": CODE_BY_STATUS.get(status, "Problem"),
+                 **({"headers": HEADERS[status]} if status in HEADERS else {})}
         for status in sorted(every)
     }
+
+
+HEADERS = {
+    401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+    503: {"Retry-After": {"description": "Seconds to wait before retrying",
+                          "schema": {"type": "integer"}}},
+}
 
 
 def problem_response(

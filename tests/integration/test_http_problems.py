@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.builders import unique
@@ -116,3 +118,38 @@ async def test_above_the_grants_in_flight_the_service_sheds_load_at_once(app, ap
     assert response.headers["retry-after"] == "1"
     history = (await api.get(f"/v1/orders/{order_id}/appeasements", headers=MANAGER)).json()
     assert history["appeasements"] == [] and history["rejections"] == []
+
+
+async def test_bytes_that_are_not_http_get_problem_json_too():
+    # given uvicorn serving with the service's protocol
+    import asyncio as aio
+
+    import uvicorn
+
+    from service.embedded import free_port
+    from service.entrypoints.http_protocol import ProblemH11Protocol
+
+    async def nothing(scope, receive, send):  # never reached: the request is not HTTP
+        raise AssertionError("the application was called")
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(nothing, host="127.0.0.1", port=port,
+                                           http=ProblemH11Protocol, log_config=None))
+    serving = aio.create_task(server.serve())
+    try:
+        while not server.started:
+            await aio.sleep(0.01)
+        # when a request with a NUL byte in a header arrives
+        reader, writer = await aio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n\r\n")
+        await writer.drain()
+        answer = await aio.wait_for(reader.read(), 5)
+        writer.close()
+    finally:
+        server.should_exit = True
+        await serving
+    # then it is a 400 problem with a code, not uvicorn's plain text
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"content-type: application/problem+json" in head.lower()
+    assert json.loads(body)["code"] == "MALFORMED_REQUEST"
