@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from service.bootstrap import Service, build_service
 from service.adapters.sealing import new_key
+from service.bootstrap import Service, build_service
 from service.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from service.logging import configure_logging
 from service.settings import Settings

@@ -16,9 +16,9 @@ from chaos.bus import Bus, Tail
 from chaos.instance import ServiceProcess
 from chaos.ledger import Ledger
 from chaos.load import Load
-from chaos.probe import Prober
 from chaos.observed import SETTINGS, observe
 from chaos.parts import TOKENS, Parts
+from chaos.probe import Prober
 from chaos.report import render, violations
 from chaos.seed import plan_orders, publish_seed, wait_projected
 from chaos.settle import service_events, settle

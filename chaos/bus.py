@@ -33,7 +33,7 @@ class Bus:
             try:
                 return await asyncio.wait_for(
                     self.producer.send_and_wait(topic, value, key=key.encode()), 20)
-            except (KafkaError, asyncio.TimeoutError):
+            except (TimeoutError, KafkaError):
                 await asyncio.sleep(0.5)
         return None
 
@@ -46,7 +46,7 @@ class Bus:
         done = await asyncio.gather(*futures, return_exceptions=True)
         return [result if isinstance(result, RecordMetadata)
                 else await self.send(topic, value, key, deadline)
-                for result, (topic, value, key) in zip(done, items)]
+                for result, (topic, value, key) in zip(done, items, strict=True)]
 
 
 async def read_all(bootstrap: str, topics: list[str], timeout: float = 60.0) -> list[ConsumerRecord]:

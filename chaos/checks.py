@@ -97,7 +97,7 @@ def ordering(ledger: Ledger, facts: dict[str, list[Event]], verdict: Verdict) ->
     for note, events in facts.items():
         if events[0].status not in INITIAL:
             verdict.flag("ordering violations", f"{note}: first event is {events[0].status}")
-        for before, after in zip(events, events[1:]):
+        for before, after in zip(events, events[1:], strict=False):
             if after.status != before.status and after.status not in NEXT.get(before.status, ()):
                 verdict.flag("ordering violations", f"{note}: {before.status} -> {after.status}")
         if any(e.key != e.order_id for e in events):

@@ -73,7 +73,7 @@ def publish_snapshots(stage: Stage) -> tuple[OrderPlan | None, asyncio.Future[No
 
     async def send() -> None:
         sent = await stage.bus.send_many(items + later, stage.deadline)
-        for plan, index in zip(stage.plans, newer):
+        for plan, index in zip(stage.plans, newer, strict=True):
             plan.updated = sent[index] is not None
 
     watched = next((plan for plan in stage.plans if plan.late_capture), None)

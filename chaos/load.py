@@ -18,7 +18,6 @@ from chaos.seed import OrderPlan
 from schemas.commands import APPEASEMENT_CREATE, REFUND_CANCEL, REFUND_RELEASE
 from tests.builders import encode, jsonrpc
 
-
 HTTP_BODIES = [  # (weight, role, body); L4 is paid only once the newer snapshot arrived
     (5, "manager", {"reason": "DELIVERY_DELAYED", "amounts": {"shipping": "0.50"}}),
     (5, "manager", {"reason": "ARTICLE_DEFECTIVE", "lines": [{"line_id": "L1", "amount": "2.00"}]}),
@@ -75,7 +74,7 @@ class Load:
     async def burst(self, count: int, deadline: float) -> list[Grant]:
         """`count` manager grants at once over HTTP; returns when all were answered."""
         grants = [self._http(self.rng.choice(self.plans), "manager") for _ in range(count)]
-        for grant in grants:
+        for _grant in grants:
             await self.slots.acquire()
         await asyncio.gather(*(self.spawn(g, deadline) for g in grants), return_exceptions=True)
         return grants

@@ -98,8 +98,8 @@ async def observe(bootstrap: str, url: str, order_ids: list[str], http_ids: Iter
                 for key, replies in seen.replies.items() if key in rpc_keys]
         ids = sorted({*http_ids, *(i for i in told if i)})
         answers = await asyncio.gather(*(get(f"/v1/appeasements/{i}") for i in ids))
-        seen.visible = {i: status for i, (status, _) in zip(ids, answers)}
-        for attempt in range(3):  # the API has settled when two reads in a row agree
+        seen.visible = {i: status for i, (status, _) in zip(ids, answers, strict=True)}
+        for _attempt in range(3):  # the API has settled when two reads in a row agree
             first = await _balances(get, order_ids)
             await asyncio.sleep(1.0)
             seen.balances = await _balances(get, order_ids)
@@ -108,10 +108,10 @@ async def observe(bootstrap: str, url: str, order_ids: list[str], http_ids: Iter
                 break
         listings = await asyncio.gather(*(get(f"/v1/orders/{o}/appeasements") for o in order_ids))
         seen.listed = {o: (body or {}).get("appeasements", []) if status == 200 else []
-                       for o, (status, body) in zip(order_ids, listings)}
+                       for o, (status, body) in zip(order_ids, listings, strict=True)}
     return seen
 
 
 async def _balances(get: Any, order_ids: list[str]) -> dict[str, dict[str, Any] | None]:
     answers = await asyncio.gather(*(get(f"/v1/orders/{o}/balance") for o in order_ids))
-    return {o: body if status == 200 else None for o, (status, body) in zip(order_ids, answers)}
+    return {o: body if status == 200 else None for o, (status, body) in zip(order_ids, answers, strict=True)}

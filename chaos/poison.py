@@ -63,7 +63,7 @@ async def kill_amid_poison(stage: Stage) -> None:
     while time.monotonic() < until and not any(stage.tail.dead_keys[k] for k in keys):
         await asyncio.sleep(0.005)
     await stage.restart(stage.services[0], "kill -9 as poison amid snapshots was dead-lettered")
-    sent = dict(zip(mixed, await sending))
+    sent = dict(zip(mixed, await sending, strict=True))
     for topic, value, key, kind in bad:
         _record(stage, topic, key, kind, sent.get((topic, value, key)))
     stage.ledger.faults.append(f"{len(bad)} poison messages amid {len(good)} snapshots")

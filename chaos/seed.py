@@ -133,7 +133,7 @@ async def wait_projected(url: str, token: str, plans: list[OrderPlan], timeout: 
 
         while waiting and time.monotonic() < until:
             done = await asyncio.gather(*(projected(plan) for plan in waiting.values()))
-            for plan, ok in zip(list(waiting.values()), done):
+            for plan, ok in zip(list(waiting.values()), done, strict=True):
                 if ok:
                     del waiting[plan.order_id]
             if waiting:

@@ -11,6 +11,7 @@ from chaos.seed import OrderPlan
 from chaos.verdict import Verdict, facts_of
 from schemas.commands import REFUND_RELEASE
 
+
 def verify(ledger: Ledger, plans: list[OrderPlan], seen: Observed,
            answered_at: dict[str, float]) -> Verdict:
     verdict = Verdict()
@@ -78,7 +79,7 @@ def _doubled(seen: Observed, facts: dict[str, list[Event]], verdict: Verdict) ->
     for event in seen.events:
         if event.command_id:
             by_command[event.command_id].add(event.credit_note)
-    for order_id, listed in seen.listed.items():
+    for _order_id, listed in seen.listed.items():
         for appeasement in listed:
             by_command[appeasement["command_id"]].add(appeasement["id"])
     for command_id, notes in by_command.items():

@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-
 #: The header on every message this service publishes, naming it: its own messages are
 #: recognised before they are read.
 PRODUCER_HEADER = "x-producer"

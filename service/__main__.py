@@ -124,10 +124,9 @@ def demo(
     """Publish an MCOM order_management.created message and show the balance it produces."""
     from aiokafka import AIOKafkaProducer
 
-    from service.adapters.auth import load_tokens
-
     from schemas.consumed import ORDER_CREATED
     from schemas.examples import order, request
+    from service.adapters.auth import load_tokens
 
     order_id = order_id or f"DEMO-{uuid.uuid4().hex[:8].upper()}"
     if token is None:
@@ -196,9 +195,8 @@ def contracts(check: bool = typer.Option(False, help="Fail when contracts/ drift
 
 def _serve(settings: Settings) -> None:
     from service.adapters.auth import AuthConfigError
-    from service.bootstrap import create_app
-
     from service.adapters.sealing import SealingKeyError
+    from service.bootstrap import create_app
 
     try:
         app = create_app(settings)
@@ -216,12 +214,15 @@ def _serve(settings: Settings) -> None:
 
 def _print_banner(settings: Settings, *, embedded_db: bool, embedded_kafka: bool) -> None:
     base = f"http://{settings.http_host}:{settings.http_port}"
+    data = Path(settings.run_dir) / "pgdata"
+    database_note = f"  (embedded, data in {data})" if embedded_db else ""
+    kafka_note = "  (embedded tansu, memory storage)" if embedded_kafka else ""
     lines = [
         "",
         "Appeasement service",
         f"  HTTP API     {base}   (docs {base}/docs, AsyncAPI {base}/asyncapi)",
-        f"  PostgreSQL   {settings.database_url}{'  (embedded, data in ' + str(Path(settings.run_dir) / 'pgdata') + ')' if embedded_db else ''}",
-        f"  Kafka        {settings.kafka_bootstrap_servers}{'  (embedded tansu, memory storage)' if embedded_kafka else ''}",
+        f"  PostgreSQL   {settings.database_url}{database_note}",
+        f"  Kafka        {settings.kafka_bootstrap_servers}{kafka_note}",
         "  Try          make demo",
         "  Stop         Ctrl-C",
         "",

@@ -28,13 +28,13 @@ from service.entrypoints.consumers import ConsumerGroup, register_commands, regi
 from service.entrypoints.publications import declare_publications
 from service.retry import Backoff
 from service.service_layer.appeasements import Appeasements
+from service.service_layer.claims import Claims
+from service.service_layer.commands import CommandHandler
 from service.service_layer.history import History
+from service.service_layer.ingest import Projector
 from service.service_layer.outcomes import Outcomes
 from service.service_layer.refund_events import RefundEvents
 from service.service_layer.refusals import Refusals
-from service.service_layer.claims import Claims
-from service.service_layer.commands import CommandHandler
-from service.service_layer.ingest import Projector
 from service.service_layer.relay import OutboxRelay
 from service.settings import Settings
 

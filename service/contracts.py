@@ -115,9 +115,9 @@ def published_examples(service_name: str, results_topic: str) -> dict[str, Any]:
     from datetime import UTC, datetime
     from decimal import Decimal
 
+    from schemas.consumed import ORDER_CREATED
     from schemas.envelope import read_envelope
     from schemas.examples import order, request
-    from schemas.consumed import ORDER_CREATED
     from service.domain.appeasement import LineAsk, LinesAsk, plan
     from service.domain.balance import compute_balance
     from service.domain.projection import OrderState, ProjectionRules

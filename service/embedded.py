@@ -5,6 +5,7 @@ Used by `make run` and the tests when no DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import signal
 import socket
@@ -22,10 +23,8 @@ _PR_SET_PDEATHSIG = 1
 
 def _die_with_parent() -> None:
     """Ask Linux to stop the child when we die, even on kill -9: no orphan broker."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def free_port(host: str = "127.0.0.1") -> int:

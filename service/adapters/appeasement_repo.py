@@ -64,7 +64,9 @@ UPDATE appeasements SET status = $2, approved_by = coalesce($3, approved_by), up
 WHERE appeasement_id = $1
 """
 LOCK_APPEASEMENT = "SELECT * FROM appeasements WHERE appeasement_id = $1 FOR UPDATE"
-SELECT_APPEASEMENTS = "SELECT * FROM appeasements WHERE appeasement_id = ANY($1) ORDER BY created_at, appeasement_id"
+SELECT_APPEASEMENTS = """
+SELECT * FROM appeasements WHERE appeasement_id = ANY($1) ORDER BY created_at, appeasement_id
+"""
 SELECT_FOR_ORDER = "SELECT * FROM appeasements WHERE order_id = $1 ORDER BY created_at, appeasement_id"
 SELECT_ALLOCATIONS = """
 SELECT * FROM appeasement_allocations WHERE appeasement_id = ANY($1) ORDER BY appeasement_id, position

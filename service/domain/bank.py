@@ -14,6 +14,7 @@ from schwifty.exceptions import SchwiftyException
 
 from service.domain.errors import DomainError
 
+
 class BankDetailsRequired(DomainError):
     code = "BANK_DETAILS_REQUIRED"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from schemas.appeasements import (
     AppeasementOut,
@@ -16,13 +16,13 @@ from schemas.appeasements import (
     PreviewOut,
 )
 from service.entrypoints.problems import problem_responses
-from service.service_layer.history import History
 from service.service_layer.appeasements import (
     Appeasements,
     Caller,
     DecideAppeasement,
     GrantAppeasement,
 )
+from service.service_layer.history import History
 
 router = APIRouter(tags=["appeasements"])
 

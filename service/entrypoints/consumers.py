@@ -8,7 +8,6 @@ import asyncio
 from typing import Annotated, Any
 
 import structlog
-
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy

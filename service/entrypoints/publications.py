@@ -6,7 +6,12 @@ Messages themselves leave through the outbox relay; these declarations carry the
 from faststream.kafka import KafkaBroker
 
 from schemas.commands import CommandResult
-from schemas.published import REFUND_UPDATED, AppeasementRefundUpdated, OverCreditAlert, QuarantineAlert
+from schemas.published import (
+    REFUND_UPDATED,
+    AppeasementRefundUpdated,
+    OverCreditAlert,
+    QuarantineAlert,
+)
 
 
 def declare_publications(

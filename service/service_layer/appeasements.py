@@ -24,10 +24,10 @@ from service.adapters import appeasement_repo as appeasements
 from service.adapters import locks
 from service.adapters import projection_repo as orders
 from service.domain.appeasement import AmountsAsk, Ask, LineAsk, LinesAsk, PercentAsk, UnknownLine
+from service.domain.approval import check_may_decide
 from service.domain.balance import Amounts, compute_balance
 from service.domain.bank import BankDetailsRequired, check_bank_account, refund_needs_transfer
 from service.domain.errors import DomainError, MalformedRequest
-from service.domain.approval import check_may_decide
 from service.domain.grant import Decision, decide
 from service.domain.lifecycle import PENDING_RELEASE, decided_status
 from service.domain.money import Currency, InvalidAmount

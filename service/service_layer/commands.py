@@ -38,18 +38,18 @@ from schemas.envelope import Envelope, WireError, describe, read_envelope
 from service import metrics
 from service.adapters.db import TRANSIENT_ERRORS
 from service.domain.errors import DomainError, MalformedRequest
+from service.retry import Backoff
+from service.service_layer import dead_letters
 from service.service_layer.appeasements import (
     Appeasements,
     Caller,
     DecideAppeasement,
     GrantAppeasement,
 )
-from service.service_layer.outcomes import Outcomes, RecordRefundOutcome
-from service.service_layer.refusals import Refusals
-from service.retry import Backoff
-from service.service_layer import dead_letters
 from service.service_layer.dead_letters import DeadLetter, InboundRecord
+from service.service_layer.outcomes import Outcomes, RecordRefundOutcome
 from service.service_layer.ports import PoolSource
+from service.service_layer.refusals import Refusals
 
 log = structlog.get_logger(__name__)
 

@@ -18,10 +18,10 @@ import structlog
 from schemas.published import QuarantineAlert, QuarantineParams
 from service import metrics
 from service.adapters import outbox
+from service.adapters.db import TRANSIENT_ERRORS
 from service.adapters.outbox import BrokerUnavailable
 from service.adapters.sealing import SealingKeyError
 from service.retry import Backoff
-from service.adapters.db import TRANSIENT_ERRORS
 from service.service_layer.ports import PoolSource
 
 log = structlog.get_logger(__name__)

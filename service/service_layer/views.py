@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from schemas.api import AmountsOut
 from schemas.appeasements import (
     AllocationOut,
     AppeasementOut,
@@ -13,7 +14,6 @@ from schemas.appeasements import (
     RefundMethod,
     TransitionOut,
 )
-from schemas.api import AmountsOut
 from schemas.published import (
     AppeasementExtension,
     AppeasementRefund,
@@ -34,6 +34,7 @@ from service.domain.balance import Amounts
 from service.domain.lifecycle import PENDING_RELEASE, STATUS_NAMES
 from service.domain.money import Currency
 from service.domain.projection import OrderState
+
 
 def amounts_out(currency: Currency, amounts: Amounts) -> AmountsOut:
     return AmountsOut(

@@ -22,6 +22,11 @@ def token(**claims) -> str:
     return jwt.encode(body, JWT_SECRET, algorithm="HS256")
 
 
+def signed_with(secret: str) -> str:
+    body = {"sub": "x", "role": "agent", "aud": "appeasement", "exp": int(time.time()) + 60}
+    return jwt.encode(body, secret, algorithm="HS256")
+
+
 @pytest.mark.parametrize(
     ("authorization", "detail"),
     [
@@ -30,7 +35,7 @@ def token(**claims) -> str:
         ("Bearer not-a-known-token", "invalid token"),
         (f"Bearer {token(exp=int(time.time()) - 10)}", "expired"),
         (f"Bearer {token(aud='someone-else')}", "invalid token"),
-        (f"Bearer {jwt.encode({'sub': 'x', 'role': 'agent', 'aud': 'appeasement', 'exp': int(time.time()) + 60}, 'another-secret-of-enough-length-xx', algorithm='HS256')}", "invalid token"),
+        (f"Bearer {signed_with('another-secret-of-enough-length-xx')}", "invalid token"),
         (f"Bearer {token(role=None)}", "role"),
     ],
     ids=["none", "basic", "unknown", "expired-jwt", "wrong-audience", "wrong-signature", "no-role"],

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import random
+import sys
 import time
 import uuid
 from collections import defaultdict
