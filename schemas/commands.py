@@ -7,7 +7,7 @@ the fields after `custom_attributes` are this service's optional extensions.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import Field, model_validator
 
@@ -15,12 +15,12 @@ from schemas.appeasements import BucketName, RefundMethod
 from schemas.base import CustomAttribute, McomAmount, McomStruct
 from schemas.envelope import JsonRpcRequest
 
-APPEASEMENT_CREATE = "magento.postsales.appeasement_management.create"
-REFUND_RELEASE = "magento.postsales.refund_management.release"
-REFUND_CANCEL = "magento.postsales.refund_management.cancel"
-COMMAND_RESULTS = "appeasement.command_results"
-APPEASEMENT_APPROVE = "appeasement.approve"
-APPEASEMENT_DECLINE = "appeasement.decline"
+APPEASEMENT_CREATE: Final = "magento.postsales.appeasement_management.create"
+REFUND_RELEASE: Final = "magento.postsales.refund_management.release"
+REFUND_CANCEL: Final = "magento.postsales.refund_management.cancel"
+COMMAND_RESULTS: Final = "appeasement.command_results"
+APPEASEMENT_APPROVE: Final = "appeasement.approve"
+APPEASEMENT_DECLINE: Final = "appeasement.decline"
 
 
 class AppeasementLine(McomStruct):

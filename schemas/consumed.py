@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field
 
@@ -10,13 +10,13 @@ from schemas.base import McomStruct
 from schemas.envelope import JsonRpcRequest
 from schemas.mcom import Order, Refund, Return, Shipment
 
-ORDER_CREATED = "magento.sales.order_management.created"
-ORDER_UPDATED = "magento.sales.order_management.updated"
-LINE_CANCELLED = "magento.sales.order_management.line_cancelled"
-RETURN_UPDATED = "magento.postsales.return_management.updated"
-RETURN_RECEIVED = "magento.postsales.return_management.received"
-REFUND_UPDATED = "magento.postsales.refund_management.updated"
-SHIPMENT_DONE = "magento.logistics.fulfillment_management.customer_shipment_done"
+ORDER_CREATED: Final = "magento.sales.order_management.created"
+ORDER_UPDATED: Final = "magento.sales.order_management.updated"
+LINE_CANCELLED: Final = "magento.sales.order_management.line_cancelled"
+RETURN_UPDATED: Final = "magento.postsales.return_management.updated"
+RETURN_RECEIVED: Final = "magento.postsales.return_management.received"
+REFUND_UPDATED: Final = "magento.postsales.refund_management.updated"
+SHIPMENT_DONE: Final = "magento.logistics.fulfillment_management.customer_shipment_done"
 
 
 class OrderParams(McomStruct):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, Field, field_serializer
 
 from schemas.appeasements import AllocationOut, RefundMethod
 
-REFUND_UPDATED = "magento.postsales.refund_management.updated"
+REFUND_UPDATED: Final = "magento.postsales.refund_management.updated"
 
 
 class _Out(BaseModel):

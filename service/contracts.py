@@ -8,6 +8,7 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
+from pydantic import BaseModel
 
 from schemas.commands import COMMANDS, CommandResult
 from schemas.consumed import CONSUMED
@@ -20,7 +21,7 @@ from schemas.published import (
 )
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
-DOC_SETTINGS = {"database_url": "postgresql://localhost/appeasement",
+DOC_SETTINGS: dict[str, Any] = {"database_url": "postgresql://localhost/appeasement",
                 "kafka_bootstrap_servers": "localhost:9092",
                 "auth_jwt_key": "documentation-only",
                 "bank_details_key": "ZG9jdW1lbnRhdGlvbi1vbmx5LWtleS0zMi1ieXRlcyE="}
@@ -52,7 +53,7 @@ def render() -> dict[str, str]:
     settings = Settings(**DOC_SETTINGS)
     app = create_app(settings)
     results = settings.command_results_topic
-    schemas = {
+    schemas: dict[str, type[BaseModel]] = {
         **{f"consumed/{method}": model for method, model in CONSUMED.items()},
         **{f"commands/{method}": model for method, model in COMMANDS.items()},
         f"published/{REFUND_UPDATED}": AppeasementRefundUpdated,
@@ -77,7 +78,10 @@ def render() -> dict[str, str]:
                        "error": "MessageSizeTooLargeError()"},
         }).model_dump(mode="json"),
     }
-    files = {f"json-schema/{name}.json": _dump(m.model_json_schema()) for name, m in schemas.items()}
+    files = {
+        f"json-schema/{name}.json": _dump(model.model_json_schema())
+        for name, model in schemas.items()
+    }
     files.update({f"examples/{name}.json": _dump(example) for name, example in examples.items()})
     files["asyncapi.json"] = _dump(asyncapi_document(app.state.service.broker, app.version))
     files["openapi.json"] = _dump(app.openapi())

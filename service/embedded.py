@@ -13,6 +13,7 @@ import subprocess
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -45,7 +46,7 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path, *, delete_on_stop: bool = False) -> None:
         self.data_dir = data_dir.resolve()
         self._cleanup_mode = "delete" if delete_on_stop else "stop"
-        self._server = None
+        self._server: Any = None
 
     def start(self) -> str:
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")

@@ -80,7 +80,7 @@ class BucketTotals:
     under_return: Amounts = ZERO
     creditable: Amounts = ZERO
 
-    def __add__(self, line: LineBalance) -> BucketTotals:  # type: ignore[override]
+    def __add__(self, line: LineBalance) -> BucketTotals:
         return BucketTotals(
             self.paid + line.paid,
             self.refunded + line.refunded,

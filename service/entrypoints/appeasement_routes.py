@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Security
 from fastapi.responses import JSONResponse
@@ -58,20 +59,20 @@ async def history(request: Request) -> History:
 HistoryDep = Annotated[History, Depends(history)]
 
 
-def _allowed_to(action: str) -> Any:
+def _allowed_to(action: str) -> Callable[[Request, Caller], Awaitable[Caller]]:
     """The caller, when the policy lets the caller's role do `action`: else 403 FORBIDDEN."""
 
     async def check(request: Request, who: CallerDep) -> Caller:
         request.app.state.service.policy.check_may(who.role, action)
         return who
 
-    return Annotated[Caller, Depends(check)]
+    return check
 
 
 #: Reads and claims are checked here; grants and decisions by their use case, which audits
 #: a refusal and answers it on the command topic too.
-Reader = _allowed_to("read")
-ClaimHandler = _allowed_to("claims")
+Reader = Annotated[Caller, Depends(_allowed_to("read"))]
+ClaimHandler = Annotated[Caller, Depends(_allowed_to("claims"))]
 
 
 @router.post(

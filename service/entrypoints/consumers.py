@@ -5,6 +5,7 @@ No `from __future__ import annotations` here: FastStream reads the handlers' ann
 
 
 import asyncio
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import structlog
@@ -85,7 +86,9 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     return resolve(schema)
 
 
-def _documented_bytes(title: str, description: str, models: dict[str, type[BaseModel]]) -> Any:
+def _documented_bytes(
+    title: str, description: str, models: Mapping[str, type[BaseModel]]
+) -> Any:
     """Raw bytes for the handler, documented in AsyncAPI as one of the wire models."""
     return Annotated[
         bytes,

@@ -78,6 +78,12 @@ class _Rendered:
     def to_json(self) -> str:
         return json.dumps(self.document)
 
+    def to_jsonable(self) -> Any:
+        return self.document
+
+    def to_yaml(self) -> str:
+        return self.to_json()  # JSON is YAML
+
 
 def install(app: FastAPI) -> None:
     routers = (router, appeasement_routes.router, claim_routes.router, operations)

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import Scope
 
 from schemas.api import Problem
 from service.adapters.db import TRANSIENT_ERRORS
@@ -138,7 +139,7 @@ async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
     return problem_response(problem(500, "INTERNAL_ERROR", "an unexpected error"), request)
 
 
-def allowed_methods(app: FastAPI, scope: dict[str, Any]) -> list[str]:
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
     """Every method some route serves on this path (Starlette names only the first route's).
 
     The routes are those of the routers `install` was given, plus the app's own.

@@ -251,7 +251,7 @@ class Appeasements:
     # --- mechanics ------------------------------------------------------------------
     async def _grant_once(self, command: GrantAppeasement) -> Granted:
         request_hash = _request_hash(command)
-        audit = {
+        audit: dict[str, Any] = {
             "order_id": command.order_id, "command_id": command.idempotency_key,
             "channel": command.channel, "reply_topic": command.reply_topic,
             "user": command.caller.user, "role": command.caller.role,

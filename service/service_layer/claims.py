@@ -85,10 +85,10 @@ class Claims:
             if claim["status"] == CLOSED:
                 raise ClaimClosed(f"claim {claim_id} is already closed", claim_id=claim_id)
             await claims_repo.close(connection, claim_id, user, comment)
-            claim = await claims_repo.get(connection, claim_id)
+            closed = await claims_repo.get(connection, claim_id)
             linked = await claims_repo.appeasements_of(connection, [claim_id])
         log.info("claim closed", claim_id=claim_id, order_id=claim["order_id"], user=user)
-        return _claim_out(claim, linked.get(claim_id, []))
+        return _claim_out(closed, linked.get(claim_id, []))
 
     async def for_order(self, order_id: str) -> list[ClaimOut]:
         async with self._database.pool.acquire() as connection:

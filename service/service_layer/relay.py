@@ -110,7 +110,9 @@ class OutboxRelay:
             if published:
                 await outbox.mark_published(connection, published)
             for _, failed, error in outcomes:
-                if failed is not None and not isinstance(error, BrokerUnavailable):
+                if failed is not None and error is not None and not isinstance(
+                    error, BrokerUnavailable
+                ):
                     await self._failed(connection, failed, error)
         metrics.OUTBOX_PUBLISHED.inc(len(published))
         unavailable = [error for _, _, error in outcomes if isinstance(error, BrokerUnavailable)]
