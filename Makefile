@@ -16,7 +16,7 @@ LOCK_FLAGS := --quiet --universal --python-version 3.11 --generate-hashes \
 UPGRADE ?= --upgrade
 IMAGE ?= appeasement-service
 
-.PHONY: run test unit integration e2e deploy-check contracts contracts-check demo bench chaos \
+.PHONY: run test lint unit integration e2e deploy-check contracts contracts-check demo bench chaos \
 	lock image k8s-policy clean
 
 $(STAMP): pyproject.toml $(LOCK)
@@ -40,6 +40,10 @@ integration: $(STAMP)
 
 e2e: $(STAMP)
 	$(PY) -m pytest -q tests/e2e
+
+lint: $(STAMP)
+	$(PY) -m ruff check service schemas tests bench chaos
+	$(PY) -m mypy
 
 deploy-check: $(STAMP)
 	$(PY) -m pytest -q tests/deploy

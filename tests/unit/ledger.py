@@ -234,10 +234,11 @@ class Ledger:
         line = self.catalogue[line_id]
         units = self.units_under_return(line_id)
         paid = self.paid(line_id)
-        return Money(share(paid.gross, units, line.quantity), share(paid.tax, units, line.quantity))
+        return Money(share(paid.gross, units, line.quantity),
+                     share(paid.tax, units, line.quantity))
 
     def creditable(self, line_id: str) -> Money:
-        if (line_id not in self.listed or line_id in self.cancelled or self.payment_error):
+        if line_id not in self.listed or line_id in self.cancelled or self.payment_error:
             return NOTHING
         return (self.paid(line_id) - self.oms_refunded(line_id) - self.appeased(line_id)
                 - self.under_return(line_id)).clamped()

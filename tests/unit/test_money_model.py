@@ -471,10 +471,8 @@ class MoneyModel(RuleBasedStateMachine):
         total = self.ledger.held_for_reason(reason) + amount
         if rule_.max_amount is not None and total > minor(rule_.max_amount):
             return False
-        if rule_.max_percent_of_order is not None and (
-                total * 100 > self.ledger.paid_total() * rule_.max_percent_of_order):
-            return False
-        return True
+        return rule_.max_percent_of_order is None or (
+            total * 100 <= self.ledger.paid_total() * rule_.max_percent_of_order)
 
     def _role_room(self, role_name: str, amount: int, leaving_out: str | None = None) -> bool:
         """Whether the role may let `amount` more out: per appeasement, and on top of what
@@ -494,12 +492,12 @@ class MoneyModel(RuleBasedStateMachine):
         if code == "FORBIDDEN":
             assert role not in POLICY.access["grant"], f"{role} may grant: {refused}"
         elif code == "BUCKET_NOT_ALLOWED_FOR_REASON":
-            allowed = POLICY.reason(reason).buckets
+            # a bucket the reason does not allow, or overage with no room left where the
+            # reason lets it land
             named = self._requested_buckets(ask)
-            nowhere = "overage" in named and not any(
-                self.ledger.weight(line.line_id) for line in self.ledger.lines_in_order()
-                if line.bucket in allowed)
-            assert not named <= allowed or nowhere, f"{reason} allows {sorted(named)}: {refused}"
+            nowhere = "overage" in named and isinstance(expected, str)
+            assert not named <= POLICY.reason(reason).buckets or nowhere, (
+                f"{reason} allows {sorted(named)}: {refused}")
         elif code in BALANCE_REFUSALS:
             assert isinstance(expected, str), (
                 f"refused {code} ({refused}) but the ledger finds room: lands {expected}")
