@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 import schemathesis
 
+from tests.e2e.processes import wait_ready
+
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 PROBLEM_JSON = "application/problem+json"
@@ -67,7 +69,7 @@ def running_service(run_dir: Path, timeout: float = 60) -> Iterator[RunningServi
         process = subprocess.Popen([sys.executable, "-m", "service", "run"], cwd=ROOT, env=env,
                                    stdout=output, stderr=subprocess.STDOUT)
     try:
-        _wait_ready(f"{api}/readyz", process, log, timeout)
+        wait_ready(f"{api}/readyz", process, timeout, log)
         tokens = {who.role: token
                   for token, who in load_tokens(run_dir / "tokens.toml").items()}
         yield RunningService(api, f"127.0.0.1:{kafka_port}", tokens, log)
@@ -78,20 +80,6 @@ def running_service(run_dir: Path, timeout: float = 60) -> Iterator[RunningServi
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _wait_ready(url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the service exited during start-up:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} was not ready within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
 @dataclass
