@@ -55,7 +55,7 @@ class ConsumerGroup:
             highwater = consumer.highwater(partition)
             try:
                 position = await asyncio.wait_for(consumer.position(partition), 0.2)
-            except (TimeoutError, Exception):  # noqa: BLE001 - not known yet: not reported
+            except Exception:  # noqa: BLE001 - not known yet (or timed out): not reported
                 continue
             if highwater is not None:
                 partitions[f"{partition.topic}/{partition.partition}"] = max(
