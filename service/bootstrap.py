@@ -40,6 +40,9 @@ from service.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+#: A Kafka start-up step (topics, producer) that takes longer is retried, and said so.
+KAFKA_STEP_SECONDS = 30.0
+
 try:  # the one version is pyproject.toml's, as installed
     VERSION = importlib.metadata.version("appeasement-service")
 except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
@@ -84,18 +87,19 @@ class Service:
         while True:
             try:
                 if settings.create_topics and settings.kafka_bootstrap_servers:
-                    await ensure_topics(
+                    await asyncio.wait_for(ensure_topics(
                         settings.kafka_bootstrap_servers, self.topics, settings.topic_partitions,
                         replication_factor=settings.topic_replication_factor,
                         min_insync_replicas=settings.topic_min_insync_replicas,
                         security=settings.kafka_security(),
-                    )
-                await self.broker.connect()
+                    ), KAFKA_STEP_SECONDS)
+                await asyncio.wait_for(self.broker.connect(), KAFKA_STEP_SECONDS)
                 break
             except Exception as error:  # noqa: BLE001 - the broker may come later: retry
                 delay = backoff.delay()
                 log.warning("Kafka unavailable, retrying", error=repr(error), retry_in=delay)
                 await asyncio.sleep(delay)
+        log.info("Kafka producer connected; joining the consumer groups")
         await self.relay.start()
         await asyncio.gather(*(self.consumers[name].join() for name in self.consumers))
         self.broker.running = True

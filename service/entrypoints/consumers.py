@@ -23,6 +23,9 @@ from service.service_layer.ingest import Projector
 
 log = structlog.get_logger(__name__)
 
+#: Longer than a group join takes after a kill -9 (the session timeout, 45 s by default).
+JOIN_SECONDS = 120.0
+
 
 class ConsumerGroup:
     """One subscriber's consumer group: joined in the background, its lag reported."""
@@ -36,8 +39,10 @@ class ConsumerGroup:
         backoff = Backoff(first=0.5, cap=10.0)
         while not self.joined:
             try:
-                await self._subscriber.start()
+                # after a kill -9 the group waits for the dead member's session to expire
+                await asyncio.wait_for(self._subscriber.start(), JOIN_SECONDS)
                 self.joined = True
+                log.info("consumer group joined", group=self._subscriber.group_id)
             except Exception as error:  # noqa: BLE001 - retried until the group is joined
                 delay = backoff.delay()
                 log.warning("consumer group not joined, retrying", error=repr(error),
