@@ -11,7 +11,7 @@ from service.domain.balance import ZERO, Amounts, LineBalance, OrderBalance
 from service.domain.errors import DomainError, MalformedRequest
 from service.domain.money import InvalidAmount
 from service.domain.policy import BucketNotAllowedForReason
-from service.domain.tax import cumulative_gross_tax, pro_rata_tax
+from service.domain.tax import gross_piece_tax, net_piece_tax
 
 CHARGE_BUCKETS = ("product", "shipping", "handling", "fee")
 REQUEST_BUCKETS = (*CHARGE_BUCKETS, "tax", "overage")
@@ -267,14 +267,13 @@ class _Planner:
         """A piece of `part` (gross or net, per taxation) with its tax, cumulative per line."""
         line_id = line.line.line_id
         credited = self.credited[line_id]
-        tax_cap = line.appeased.tax + line.creditable.tax
+        left = self.available[line_id].tax
         rate = _rate(line)
         if self.net:
-            target = min(pro_rata_tax(credited.net + part, line.paid.net, line.paid.tax), tax_cap)
-            tax = max(0, min(target - credited.tax, self.available[line_id].tax))
+            tax = min(net_piece_tax(credited.net, part, line.paid.net, line.paid.tax), left)
             piece = Piece(line_id, bucket, part + tax, tax, rate, quantity)
         else:
-            tax = cumulative_gross_tax(credited.gross, credited.tax, part, rate, tax_cap)
+            tax = min(gross_piece_tax(credited.gross, part, rate), left, part)
             piece = Piece(line_id, bucket, part, tax, rate, quantity)
         self._take(line, piece)
 

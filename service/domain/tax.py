@@ -1,4 +1,5 @@
-"""Tax inside appeasement pieces, rounded cumulatively per line so errors never add up."""
+"""Tax inside appeasement pieces: each piece takes what it adds to the rounded tax of its
+line's running total, so rounding errors never add up and nothing is caught up later."""
 
 from __future__ import annotations
 
@@ -16,18 +17,6 @@ def tax_in_gross(gross: int, rate: Decimal) -> int:
     return _round(Decimal(gross) * rate / (Decimal(100) + rate))
 
 
-def cumulative_gross_tax(
-    already_gross: int, already_tax: int, piece_gross: int, rate: Decimal, tax_paid: int
-) -> int:
-    """Tax of a new gross piece on a line that already had `already_gross` credited.
-
-    The tax of the running total is rounded once and capped at what was paid, so the
-    tax credited on a line over many appeasements never exceeds the tax paid on it.
-    """
-    target = min(tax_in_gross(already_gross + piece_gross, rate), tax_paid)
-    return max(0, min(piece_gross, target - already_tax))
-
-
 def pro_rata_tax(net_piece: int, net_paid: int, tax_paid: int) -> int:
     """Under net taxation: the tax paid on a bucket, credited in proportion of net."""
     if net_paid <= 0:
@@ -35,8 +24,15 @@ def pro_rata_tax(net_piece: int, net_paid: int, tax_paid: int) -> int:
     return min(_round(Decimal(net_piece) * tax_paid / net_paid), tax_paid)
 
 
-def cumulative_pro_rata_tax(
-    already_net: int, already_tax: int, net_piece: int, net_paid: int, tax_paid: int
-) -> int:
-    target = min(pro_rata_tax(already_net + net_piece, net_paid, tax_paid), tax_paid)
-    return max(0, target - already_tax)
+def gross_piece_tax(already_gross: int, piece_gross: int, rate: Decimal) -> int:
+    """Tax of a new gross piece on a line that already had `already_gross` credited: what it
+    adds to the rounded tax of the running total, so rounding errors never add up, and a
+    piece never carries tax that an earlier piece did not get."""
+    return tax_in_gross(already_gross + piece_gross, rate) - tax_in_gross(already_gross, rate)
+
+
+def net_piece_tax(already_net: int, piece_net: int, net_paid: int, tax_paid: int) -> int:
+    """Under net taxation: what a new net piece adds to the tax paid pro rata of the net
+    credited on the line, the same way."""
+    return (pro_rata_tax(already_net + piece_net, net_paid, tax_paid)
+            - pro_rata_tax(already_net, net_paid, tax_paid))

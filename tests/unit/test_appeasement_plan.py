@@ -105,3 +105,18 @@ def test_statuses_move_one_way():
         next_status("FAILED", "release")
     with pytest.raises(NotPendingApproval):
         next_status("DECLINED", "approve")
+
+
+def test_a_pieces_tax_never_catches_up_tax_an_earlier_piece_could_not_take():
+    # given a net-taxed line of 0.92 net + 0.08 tax, whose tax was partly credited alone
+    state = order_state([("L1", "PHYSICAL", "1.00", "0.08", "8.25")], currency="USD",
+                        store="us-web")
+    tax_only = plan(balance_of(state), AmountsAsk({"tax": 2}))
+    assert pieces(tax_only) == [("L1", "tax", 2, 0, 2)]
+    # and a product credit of 0.90 took only the 0.06 tax left then
+    product = plan(balance_of(state, {"L1": tax_only.total}), AmountsAsk({"product": 90}))
+    assert pieces(product) == [("L1", "product", 96, 90, 6)]
+    # when the tax-only credit fails and 0.01 more product is credited
+    later = plan(balance_of(state, {"L1": product.total}), AmountsAsk({"product": 1}))
+    # then that piece carries the tax of its own 0.01 (pro rata: 0.00), not the 0.02 missed
+    assert pieces(later) == [("L1", "product", 1, 1, 0)]
