@@ -3,7 +3,6 @@ queues the refund event and the reply; a refusal is audited in that same transac
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -453,15 +452,11 @@ def _percent(text: str) -> Decimal:
 
 
 def _request_hash(command: GrantAppeasement) -> str:
-    canonical = json.dumps(
-        {
-            "order_id": command.order_id,
-            "credit_note_number": command.credit_note_number,
-            "request": command.request.model_dump(mode="json", exclude_none=True),
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return ids.fingerprint({
+        "order_id": command.order_id,
+        "credit_note_number": command.credit_note_number,
+        "request": command.request.model_dump(mode="json", exclude_none=True),
+    })
 
 
 async def _reply_to(

@@ -8,8 +8,6 @@ dead-lettered with the reason and, when it names an id, refused on the results t
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -39,7 +37,7 @@ from service import metrics
 from service.adapters.db import TRANSIENT_ERRORS
 from service.domain.errors import DomainError, MalformedRequest
 from service.retry import Backoff
-from service.service_layer import dead_letters
+from service.service_layer import dead_letters, ids
 from service.service_layer.appeasements import (
     Appeasements,
     Caller,
@@ -160,9 +158,7 @@ class CommandHandler:
             MalformedRequest(f"the command is invalid: {why}"),
             order_id=order_id or "", command_id=envelope.id, channel="rpc",
             reply_topic=self.results_topic, user=user, idempotency_key=envelope.id,
-            request_hash=hashlib.sha256(
-                json.dumps(envelope.params, sort_keys=True, default=str).encode()
-            ).hexdigest(),
+            request_hash=ids.fingerprint(envelope.params),
         )
 
     async def _dead_letter(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 import uuid
+from typing import Any
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -21,3 +24,9 @@ def appeasement_id() -> str:
 
 def message_id() -> str:
     return str(uuid.uuid4())
+
+
+def fingerprint(document: Any) -> str:
+    """What an idempotency key remembers of a request: the SHA-256 of its canonical JSON."""
+    canonical = json.dumps(document, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -15,6 +15,12 @@ from tests.integration.appeasing import given_order, grant, read_all
 pytestmark = pytest.mark.integration
 
 
+async def alerts_of(infra, order_id: str) -> list:
+    """The alerts published for that order, once the topic is quiet."""
+    return await read_all(infra.bootstrap_servers, "appeasement.alerts",
+                          lambda r: json.loads(r.value)["params"]["order_id"] == order_id)
+
+
 async def test_a_return_refund_on_an_appeased_line_raises_an_over_credit_alert(api, publish, infra):
     # given candles worth 39.90 of which 30.00 were appeased
     order_id = unique("OVER")
@@ -35,8 +41,7 @@ async def test_a_return_refund_on_an_appeased_line_raises_an_over_credit_alert(a
     assert line_of(balance, "L1")["creditable"]["gross"] == "489.00"
     # and one alert names the line, the bucket, the 30.00 credited twice, the refund and
     # the appeasement
-    records = await read_all(infra.bootstrap_servers, "appeasement.alerts",
-                             lambda r: json.loads(r.value)["params"]["order_id"] == order_id)
+    records = await alerts_of(infra, order_id)
     assert [json.loads(r.value)["params"] for r in records] == [{
         "code": "OVER_CREDIT", "order_id": order_id, "order_line": "L2", "bucket": "product",
         "amount": "30.00", "currency": "EUR", "credit_note_number": credit_note,
@@ -58,8 +63,7 @@ async def test_an_over_refund_reports_only_the_appeased_money(api, publish, infr
         order_id, credit_note, [("L1", "105.00", "18.22")], refund_type="Return")}, key=order_id)
     await balance_when(api, order_id, lambda b: line_of(b, "L1")["refunded"]["gross"] == "105.00")
     # then the alert reports the 10.00 appeased, not the OMS's own 5.00 over-refund
-    records = await read_all(infra.bootstrap_servers, "appeasement.alerts",
-                             lambda r: json.loads(r.value)["params"]["order_id"] == order_id)
+    records = await alerts_of(infra, order_id)
     assert [json.loads(r.value)["params"] for r in records] == [{
         "code": "OVER_CREDIT", "order_id": order_id, "order_line": "L1", "bucket": "product",
         "amount": "10.00", "currency": "EUR", "credit_note_number": credit_note,
@@ -83,8 +87,7 @@ async def test_a_snapshot_that_drops_an_appeased_line_raises_an_over_credit_aler
     balance = await balance_when(api, order_id, lambda b: line_of(b, "L1")["dropped"])
     assert line_of(balance, "L1")["creditable"]["gross"] == "0.00"
     # then one alert names L1 and the 30.00 appeased on it, with no credit note
-    records = await read_all(infra.bootstrap_servers, "appeasement.alerts",
-                             lambda r: json.loads(r.value)["params"]["order_id"] == order_id)
+    records = await alerts_of(infra, order_id)
     assert [json.loads(r.value)["params"] for r in records] == [{
         "code": "OVER_CREDIT", "order_id": order_id, "order_line": "L1", "bucket": "product",
         "amount": "30.00", "currency": "EUR", "credit_note_number": None,
