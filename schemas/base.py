@@ -5,22 +5,22 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
 
 
-def _no_float(value: Any) -> Any:
-    """MCOM sends JSON numbers; they must reach us as Decimal, never through binary float."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return value
+class _FiniteDecimal:
+    """A finite Decimal, checked inside pydantic-core: MCOM amounts are many per message.
+    JSON numbers arrive as Decimal already (schemas.envelope.decode_json); a Python float
+    given in code becomes the Decimal of its shortest repr, never of its binary value."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.decimal_schema(allow_inf_nan=False)
 
 
 #: An MCOM amount: a JSON number (read as Decimal) or a numeric string.
-McomAmount = Annotated[
-    Decimal,
-    BeforeValidator(_no_float),
-    Field(allow_inf_nan=False),
-]
+McomAmount = Annotated[Decimal, _FiniteDecimal]
 
 
 class McomStruct(BaseModel):

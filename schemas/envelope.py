@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+#: JSON numbers with a fraction or exponent become Decimal from their own digits, never a float.
+_JSON = msgspec.json.Decoder(float_hook=Decimal)
+
+
+def decode_json(value: bytes | None) -> Any:
+    """One JSON document from bytes, amounts as Decimal; msgspec.DecodeError if it is not."""
+    return _JSON.decode(value or b"")
 
 #: The header on every message this service publishes, naming it: its own messages are
 #: recognised before they are read.
@@ -52,8 +60,8 @@ class Envelope:
 def read_envelope(value: bytes | None) -> Envelope:
     """Accept a JSON-RPC 2.0 request or a structured CloudEvent; amounts become Decimal."""
     try:
-        document = json.loads(value or b"", parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        document = decode_json(value)
+    except msgspec.DecodeError as error:
         raise WireError("MALFORMED_JSON", f"not JSON: {error}") from None
     if not isinstance(document, dict):
         raise WireError("INVALID_ENVELOPE", "a message must be a JSON object")

@@ -17,6 +17,11 @@ BATCH_SECONDS = Histogram(
     "Time to apply one consumed batch in one transaction",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+BATCH_RECORDS = Histogram(
+    "appeasement_projection_batch_records",
+    "Records in one consumed batch",
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
+)
 DB_RETRIES = Counter(
     "appeasement_database_retries_total", "Transactions retried after a database outage"
 )

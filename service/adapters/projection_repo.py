@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 
 import asyncpg
@@ -27,6 +28,7 @@ ENSURE_ORDERS = """
 INSERT INTO orders (order_id)
 SELECT id FROM unnest($1::text[]) AS id ORDER BY id
 ON CONFLICT DO NOTHING
+RETURNING order_id
 """
 LOCK_ORDERS = "SELECT * FROM orders WHERE order_id = ANY($1) ORDER BY order_id FOR UPDATE"
 SELECT_ORDERS = "SELECT * FROM orders WHERE order_id = ANY($1)"
@@ -38,11 +40,22 @@ SELECT_REFUND_LINES = (
 SELECT_RETURNS = "SELECT * FROM returns WHERE order_id = ANY($1)"
 SELECT_SHIPMENTS = "SELECT * FROM shipments WHERE order_id = ANY($1)"
 
-UPSERT_ORDER = """
+#: One statement per table and batch: the rows travel as one array per column.
+UPSERT_ORDERS = """
 INSERT INTO orders (order_id, known, store, currency, taxation, status, status_reason,
     status_date, vat_country, customer_id, customer_type, customer_segment, customer_email,
     language, payment_method, payment_reference, cancelled_line_ids, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, now())
+SELECT m.order_id, m.known, m.store, m.currency, m.taxation, m.status, m.status_reason,
+    m.status_date, m.vat_country, m.customer_id, m.customer_type, m.customer_segment,
+    m.customer_email, m.language, m.payment_method, m.payment_reference,
+    ARRAY(SELECT jsonb_array_elements_text(m.cancelled::jsonb)), now()
+FROM unnest($1::text[], $2::boolean[], $3::text[], $4::text[], $5::text[], $6::text[],
+    $7::text[], $8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::text[],
+    $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
+    AS m (order_id, known, store, currency, taxation, status, status_reason, status_date,
+          vat_country, customer_id, customer_type, customer_segment, customer_email,
+          language, payment_method, payment_reference, cancelled)
+ORDER BY m.order_id
 ON CONFLICT (order_id) DO UPDATE SET
     known = EXCLUDED.known, store = EXCLUDED.store, currency = EXCLUDED.currency,
     taxation = EXCLUDED.taxation, status = EXCLUDED.status,
@@ -53,11 +66,13 @@ ON CONFLICT (order_id) DO UPDATE SET
     payment_method = EXCLUDED.payment_method, payment_reference = EXCLUDED.payment_reference,
     cancelled_line_ids = EXCLUDED.cancelled_line_ids, updated_at = now()
 """
-UPSERT_LINE = """
+UPSERT_LINES = """
 INSERT INTO order_lines (order_id, line_id, line_number, product_type, bucket, sku,
     product_name, quantity, status, payment_reference, gross_minor, tax_minor, tax_rate,
     paid_gross_minor, paid_tax_minor, dropped)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[],
+    $6::text[], $7::text[], $8::integer[], $9::text[], $10::text[], $11::bigint[],
+    $12::bigint[], $13::numeric[], $14::bigint[], $15::bigint[], $16::boolean[])
 ON CONFLICT (order_id, line_id) DO UPDATE SET
     line_number = EXCLUDED.line_number, product_type = EXCLUDED.product_type,
     bucket = EXCLUDED.bucket, sku = EXCLUDED.sku, product_name = EXCLUDED.product_name,
@@ -106,11 +121,19 @@ async def record_inbox(
 
 
 async def lock_orders(connection: asyncpg.Connection, order_ids: Iterable[str]) -> dict[str, OrderState]:
-    """Lock the orders' rows in primary-key order, creating them if new, and load them."""
+    """Lock the orders' rows in primary-key order, creating them if new, and load them.
+
+    A row this transaction created is locked by its insert and holds nothing yet: only the
+    others are read."""
     ids = sorted(set(order_ids))
-    await connection.execute(ENSURE_ORDERS, ids)
-    order_rows = await connection.fetch(LOCK_ORDERS, ids)
-    return await _assemble(connection, ids, order_rows)
+    created = {row["order_id"] for row in await connection.fetch(ENSURE_ORDERS, ids)}
+    existing = [order_id for order_id in ids if order_id not in created]
+    states = {order_id: OrderState(order_id) for order_id in created}
+    if existing:
+        states.update(await _assemble(
+            connection, existing, await connection.fetch(LOCK_ORDERS, existing)
+        ))
+    return states
 
 
 async def load_orders(connection: asyncpg.Connection, order_ids: Iterable[str]) -> dict[str, OrderState]:
@@ -157,49 +180,53 @@ async def _assemble(
 
 
 async def save_orders(connection: asyncpg.Connection, states: Iterable[OrderState]) -> None:
-    """Write the orders back; executemany pipelines each table's rows in one round trip."""
+    """Write the orders back: one set-based statement per table that has rows to write."""
     states = sorted(states, key=lambda state: state.order_id)
     if not states:
         return
-    await connection.executemany(UPSERT_ORDER, [_order_row(s) for s in states])
-    await connection.executemany(
-        UPSERT_LINE, [_line_row(s.order_id, line) for s in states for line in s.lines.values()]
-    )
-    await connection.executemany(
-        UPSERT_REFUND,
-        [
-            (s.order_id, r.credit_note_number, r.refund_type, r.status, r.rma, r.status_date)
-            for s in states
-            for r in s.refunds.values()
-        ],
-    )
-    await connection.execute(DELETE_REFUND_LINES, [s.order_id for s in states])
-    await connection.executemany(
-        INSERT_REFUND_LINE,
-        [
+    await connection.execute(UPSERT_ORDERS, *_columns([_order_row(s) for s in states], 17))
+    lines = [_line_row(s.order_id, line) for s in states for line in s.lines.values()]
+    if lines:
+        await connection.execute(UPSERT_LINES, *_columns(lines, 16))
+    with_refunds = [s for s in states if s.refunds]
+    if with_refunds:
+        await connection.executemany(
+            UPSERT_REFUND,
+            [
+                (s.order_id, r.credit_note_number, r.refund_type, r.status, r.rma, r.status_date)
+                for s in with_refunds
+                for r in s.refunds.values()
+            ],
+        )
+        await connection.execute(DELETE_REFUND_LINES, [s.order_id for s in with_refunds])
+        refund_lines = [
             (s.order_id, r.credit_note_number, position, piece.order_line, piece.gross, piece.tax)
-            for s in states
+            for s in with_refunds
             for r in s.refunds.values()
             for position, piece in enumerate(r.lines)
-        ],
-    )
-    await connection.executemany(
-        UPSERT_RETURN,
-        [
-            (s.order_id, r.rma, r.status, r.received, r.status_date, list(r.line_numbers))
-            for s in states
-            for r in s.returns.values()
-        ],
-    )
-    await connection.executemany(
-        UPSERT_SHIPMENT,
-        [
-            (s.order_id, sh.shipment_id, sh.shipped_at, sh.method, list(sh.line_ids),
-             list(sh.tracking_numbers))
-            for s in states
-            for sh in s.shipments.values()
-        ],
-    )
+        ]
+        if refund_lines:
+            await connection.executemany(INSERT_REFUND_LINE, refund_lines)
+    returns = [
+        (s.order_id, r.rma, r.status, r.received, r.status_date, list(r.line_numbers))
+        for s in states
+        for r in s.returns.values()
+    ]
+    if returns:
+        await connection.executemany(UPSERT_RETURN, returns)
+    shipments = [
+        (s.order_id, sh.shipment_id, sh.shipped_at, sh.method, list(sh.line_ids),
+         list(sh.tracking_numbers))
+        for s in states
+        for sh in s.shipments.values()
+    ]
+    if shipments:
+        await connection.executemany(UPSERT_SHIPMENT, shipments)
+
+
+def _columns(rows: list[tuple[object, ...]], width: int) -> list[list[object]]:
+    """Rows as one list per column, the shape `unnest` takes."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
 
 
 def _order(row: asyncpg.Record) -> OrderState:
@@ -232,7 +259,7 @@ def _order_row(state: OrderState) -> tuple[object, ...]:
         state.order_id, state.known, state.store, state.currency, state.taxation, state.status,
         state.status_reason, state.status_date, state.vat_country, customer.id, customer.type,
         customer.segment, customer.email, customer.language, state.payment_method,
-        state.payment_reference, sorted(state.cancelled_line_ids),
+        state.payment_reference, json.dumps(sorted(state.cancelled_line_ids)),
     )
 
 

@@ -63,6 +63,10 @@ class InvalidAmount(DomainError):
         super().__init__(f"invalid amount {amount!r}: {why}", amount=str(amount))
 
 
+#: The smallest unit of each exponent ISO 4217 uses: 1, 0.1, 0.01, 0.001, 0.0001.
+_QUANTA = {exponent: Decimal(1).scaleb(-exponent) for exponent in range(10)}
+
+
 @dataclass(frozen=True, slots=True)
 class Currency:
     code: str
@@ -77,13 +81,14 @@ class Currency:
 
     @property
     def quantum(self) -> Decimal:
-        return Decimal(1).scaleb(-self.exponent)
+        return _QUANTA[self.exponent]
 
     def to_minor(self, amount: Decimal) -> int:
         """Round an OMS amount to this currency (half up) and return minor units."""
         if not amount.is_finite():
             raise InvalidAmount(amount, "not a finite number")
-        return int(amount.quantize(self.quantum, rounding=ROUND_HALF_UP).scaleb(self.exponent))
+        exponent = self.exponent
+        return int(amount.quantize(_QUANTA[exponent], rounding=ROUND_HALF_UP).scaleb(exponent))
 
     def parse_exact(self, text: str) -> int:
         """Parse an amount given on our own API: a plain decimal string ("5.90"), at most

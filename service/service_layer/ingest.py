@@ -57,6 +57,7 @@ class Projector:
         self._own = (PRODUCER_HEADER, rules.service_name.encode())
 
     async def handle(self, records: Sequence[InboundRecord]) -> None:
+        metrics.BATCH_RECORDS.observe(len(records))
         readable: list[_Readable] = []
         letters: list[DeadLetter] = []
         for record in records:

@@ -1,0 +1,105 @@
+"""Open-loop load: requests leave on a fixed schedule whether or not earlier ones answered,
+over keep-alive HTTP/1.1 connections opened as needed, so a slow service cannot slow the
+offer down. Each latency runs from the scheduled moment (no coordinated omission)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Connections:
+    """A pool of HTTP/1.1 keep-alive connections to one host, grown on demand."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._host = host
+        self._port = port
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.opened = 0
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        reader, writer = await self._take()
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{head}\r\n".encode() + body
+        )
+        try:
+            status_line = await reader.readuntil(b"\r\n")
+            answer_headers: dict[str, str] = {}
+            while (line := await reader.readuntil(b"\r\n")) != b"\r\n":
+                name, _, value = line.decode("latin-1").partition(":")
+                answer_headers[name.strip().lower()] = value.strip()
+            payload = await reader.readexactly(int(answer_headers.get("content-length", "0")))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+            raise
+        if answer_headers.get("connection", "").lower() == "close":
+            writer.close()
+        else:
+            self._idle.append((reader, writer))
+        return Answer(int(status_line.split()[1]), answer_headers, payload)
+
+    async def _take(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        while self._idle:
+            reader, writer = self._idle.pop()
+            if not writer.is_closing():
+                return reader, writer
+        self.opened += 1
+        return await asyncio.open_connection(self._host, self._port)
+
+    async def close(self) -> None:
+        for _, writer in self._idle:
+            writer.close()
+        self._idle.clear()
+
+
+@dataclass
+class Offer:
+    """What an open-loop run sent and what came back."""
+
+    sent: int = 0
+    failed: int = 0
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+async def open_loop(
+    rate: float, seconds: float, send: Callable[[int, float], Awaitable[None]]
+) -> Offer:
+    """Call `send(n, scheduled_at)` `rate` times a second for `seconds`, each in its own task;
+    returns once every call has finished."""
+    offer = Offer()
+
+    async def guarded(number: int, scheduled: float) -> None:
+        try:
+            await send(number, scheduled)
+        except Exception:  # noqa: BLE001 - a refused connection or a dropped answer is counted
+            offer.failed += 1
+
+    total = int(rate * seconds)
+    start = time.perf_counter() + 0.05
+    for number in range(total):
+        scheduled = start + number / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(guarded(number, scheduled))
+        offer.tasks.add(task)
+        task.add_done_callback(offer.tasks.discard)
+        offer.sent += 1
+    await asyncio.gather(*offer.tasks)
+    return offer

@@ -1,0 +1,81 @@
+"""Memory over a soak: 100 grants/s over HTTP plus 1,000 OMS events/s on the bus, for
+BENCH_SOAK_SECONDS (default 600); the service's RSS sampled every 5 s."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from bench.grants import GRANT
+from bench.harness import CALLER, order_message, publish, say, service_process, wait_for_orders
+from bench.load import Connections, open_loop
+from schemas.consumed import ORDER_CREATED, ORDER_UPDATED
+from service.settings import Settings
+
+GRANTS_PER_S = 100
+EVENTS_PER_S = 1_000
+ORDERS = 200
+
+
+async def memory_soak(settings: Settings) -> dict[str, Any]:
+    seconds = float(os.environ.get("BENCH_SOAK_SECONDS", "600"))
+    bootstrap = settings.kafka_bootstrap_servers or ""
+    run = uuid.uuid4().hex[:6].upper()
+    orders = [f"S-{run}-{n:04d}" for n in range(ORDERS)]
+    async with service_process(settings) as service:
+        await publish(bootstrap, ORDER_CREATED,
+                      [(o, order_message(o, str(uuid.uuid4()))) for o in orders])
+        await wait_for_orders(settings.database_url or "", f"S-{run}-", ORDERS)
+        host, port = service.url.removeprefix("http://").split(":")
+        connections = Connections(host, int(port))
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+        await producer.start()
+        samples: list[tuple[float, float]] = []
+        statuses: dict[int, int] = {}
+        started = time.perf_counter()
+
+        async def grant(number: int, scheduled: float) -> None:
+            answer = await connections.post(
+                f"/v1/orders/{orders[number % ORDERS]}/appeasements", GRANT,
+                {**CALLER, "Idempotency-Key": str(uuid.uuid4())},
+            )
+            statuses[answer.status] = statuses.get(answer.status, 0) + 1
+
+        async def event(number: int, scheduled: float) -> None:
+            order_id = f"S-{run}-E{number % 5_000:05d}"
+            await producer.send(ORDER_UPDATED, order_message(order_id, str(uuid.uuid4())),
+                                key=order_id.encode())
+
+        async def sample() -> None:
+            while True:
+                samples.append((time.perf_counter() - started, service.rss_mb()))
+                if len(samples) % 12 == 0:
+                    say(f"soak: {samples[-1][0]:.0f} of {seconds:.0f} s, "
+                        f"RSS {samples[-1][1]:.0f} MB")
+                await asyncio.sleep(5)
+
+        sampler = asyncio.create_task(sample())
+        try:
+            grants, events = await asyncio.gather(
+                open_loop(GRANTS_PER_S, seconds, grant), open_loop(EVENTS_PER_S, seconds, event)
+            )
+        finally:
+            sampler.cancel()
+            await producer.stop()
+            await connections.close()
+        samples.append((time.perf_counter() - started, service.rss_mb()))
+    rss = [mb for _, mb in samples]
+    return {
+        "seconds": seconds,
+        "grants_offered": grants.sent,
+        "grant_answers": statuses,
+        "events_offered": events.sent,
+        "rss_mb": {"start": round(rss[0], 1), "peak": round(max(rss), 1),
+                   "end": round(rss[-1], 1)},
+        "rss_mb_by_minute": [round(mb, 1) for at, mb in samples if int(at) % 60 < 5],
+    }
