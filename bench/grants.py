@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from collections import Counter
@@ -32,7 +33,7 @@ from schemas.consumed import ORDER_CREATED
 from schemas.published import REFUND_UPDATED
 from service.settings import Settings
 
-RATES = (100, 300, 500, 1000)
+RATES = tuple(int(rate) for rate in os.environ.get("BENCH_RATES", "100,300,500,1000").split(","))
 SECONDS = 20.0
 ORDERS = 200
 HOT_RATE = 20

@@ -10,49 +10,10 @@ import asyncpg
 
 from service.domain.appeasement import Piece
 from service.domain.balance import Amounts
-from service.domain.lifecycle import GRANTED, HOLDS_MONEY
+from service.domain.lifecycle import HOLDS_MONEY
 
-# What the cumulative limits count, in minor units, in one statement: granted money on the
-# order and for the customer (in the order's currency, within the role's window), and what
-# the reason holds on the order; `$7` leaves out the appeasement being decided.
-ALREADY = """
-SELECT
-    coalesce(sum(amount_minor) FILTER (
-        WHERE order_id = $1 AND status = ANY($6)), 0) AS on_order,
-    coalesce(sum(amount_minor) FILTER (
-        WHERE order_id = $1 AND reason = $2 AND status = ANY($5)), 0) AS for_reason,
-    coalesce(sum(amount_minor) FILTER (
-        WHERE customer_id = $3 AND currency = $4 AND status = ANY($6)
-          AND created_at >= now() - make_interval(days => $8)), 0) AS for_customer
-FROM appeasements
-WHERE (order_id = $1 OR (customer_id = $3 AND currency = $4))
-  AND appeasement_id IS DISTINCT FROM $7
-"""
 ORDER_OF = "SELECT order_id FROM appeasements WHERE appeasement_id = $1"
-# A key is held by a granted appeasement or by a stored refusal, never both.
-FIND_BY_KEY = """
-SELECT appeasement_id, request_hash, first_response, NULL AS code, NULL AS message,
-       NULL AS details
-FROM appeasements WHERE channel = $1 AND idempotency_key = $2
-UNION ALL
-SELECT NULL, request_hash, NULL, code, message, details
-FROM appeasement_rejections WHERE channel = $1 AND idempotency_key = $2
-"""
 EXISTS = "SELECT 1 FROM appeasements WHERE appeasement_id = $1"
-INSERT_APPEASEMENT = """
-INSERT INTO appeasements (appeasement_id, order_id, channel, idempotency_key, request_hash,
-    command_id, status, reason, comment, claim_id, invoice_reference, refund_method,
-    requested_by, role, currency, taxation, amount_minor, first_response, customer_id,
-    bank_details)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20)
-"""
-SET_FIRST_RESPONSE = "UPDATE appeasements SET first_response = $2 WHERE appeasement_id = $1"
-INSERT_ALLOCATION = """
-INSERT INTO appeasement_allocations (appeasement_id, position, order_line, bucket,
-    gross_minor, tax_minor, tax_rate, quantity)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-"""
 INSERT_TRANSITION = """
 INSERT INTO appeasement_transitions (appeasement_id, position, from_status, to_status, actor,
     role, reason, comment)
@@ -87,57 +48,20 @@ async def appeased_by_line(connection: asyncpg.Connection, order_id: str) -> dic
     return amounts.get(order_id, {})
 
 
-async def already(
-    connection: asyncpg.Connection, *, order_id: str, reason: str, customer_id: str | None,
-    currency: str | None, window_days: int, leaving_out: str | None = None,
-) -> tuple[int, int, int]:
-    """(granted on the order, held by the reason on the order, granted to the customer)."""
-    row = await connection.fetchrow(
-        ALREADY, order_id, reason, customer_id, currency, list(HOLDS_MONEY), list(GRANTED),
-        leaving_out, window_days,
-    )
-    return int(row["on_order"]), int(row["for_reason"]), int(row["for_customer"])
 
 
 async def order_of(connection: asyncpg.Connection, appeasement_id: str) -> str | None:
     return await connection.fetchval(ORDER_OF, appeasement_id)
 
 
-async def find_by_key(
-    connection: asyncpg.Connection, channel: str, key: str
-) -> asyncpg.Record | None:
-    return await connection.fetchrow(FIND_BY_KEY, channel, key)
 
 
 async def exists(connection: asyncpg.Connection, appeasement_id: str) -> bool:
     return await connection.fetchval(EXISTS, appeasement_id) is not None
 
 
-async def insert(
-    connection: asyncpg.Connection, row: dict[str, Any], pieces: Sequence[Piece]
-) -> None:
-    await connection.execute(
-        INSERT_APPEASEMENT,
-        row["appeasement_id"], row["order_id"], row["channel"], row["idempotency_key"],
-        row["request_hash"], row["command_id"], row["status"], row["reason"], row["comment"],
-        row["claim_id"], row["invoice_reference"], _json(row["refund_method"]),
-        row["requested_by"], row["role"], row["currency"], row["taxation"],
-        row["amount_minor"], "{}", row.get("customer_id"), row.get("bank_details"),
-    )
-    await connection.executemany(
-        INSERT_ALLOCATION,
-        [
-            (row["appeasement_id"], position, p.order_line, p.bucket, p.gross, p.tax, p.tax_rate,
-             p.quantity)
-            for position, p in enumerate(pieces, start=1)
-        ],
-    )
 
 
-async def set_first_response(
-    connection: asyncpg.Connection, appeasement_id: str, response: dict[str, Any]
-) -> None:
-    await connection.execute(SET_FIRST_RESPONSE, appeasement_id, json.dumps(response))
 
 
 async def add_transition(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -109,6 +110,17 @@ def check_size(payload: str | bytes, limit: int = DEFAULT_MAX_MESSAGE_BYTES) -> 
     size = len(payload.encode() if isinstance(payload, str) else payload)
     if size > limit:
         raise MessageTooLarge(size, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message to queue: `payload` is the JSON text, or its sealed form when `sealed`."""
+
+    topic: str
+    key: str
+    message_id: str
+    payload: str
+    sealed: bool = False
 
 
 async def add(

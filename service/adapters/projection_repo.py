@@ -146,29 +146,46 @@ async def load_orders(connection: asyncpg.Connection, order_ids: Iterable[str]) 
 async def _assemble(
     connection: asyncpg.Connection, ids: list[str], order_rows: list[asyncpg.Record]
 ) -> dict[str, OrderState]:
+    return build_orders(
+        order_rows,
+        lines=await connection.fetch(SELECT_LINES, ids),
+        refund_lines=await connection.fetch(SELECT_REFUND_LINES, ids),
+        refunds=await connection.fetch(SELECT_REFUNDS, ids),
+        returns=await connection.fetch(SELECT_RETURNS, ids),
+        shipments=await connection.fetch(SELECT_SHIPMENTS, ids),
+    )
+
+
+def build_orders(
+    order_rows: Iterable[asyncpg.Record], *, lines: Iterable[asyncpg.Record],
+    refund_lines: Iterable[asyncpg.Record], refunds: Iterable[asyncpg.Record],
+    returns: Iterable[asyncpg.Record], shipments: Iterable[asyncpg.Record],
+) -> dict[str, OrderState]:
+    """Orders from their rows and their children's rows (refund lines in credit note and
+    position order)."""
     states = {row["order_id"]: _order(row) for row in order_rows}
-    for row in await connection.fetch(SELECT_LINES, ids):
+    for row in lines:
         states[row["order_id"]].lines[row["line_id"]] = _line(row)
-    refund_lines: dict[tuple[str, str], list[RefundLineAmount]] = {}
-    for row in await connection.fetch(SELECT_REFUND_LINES, ids):
-        refund_lines.setdefault((row["order_id"], row["credit_note_number"]), []).append(
+    pieces: dict[tuple[str, str], list[RefundLineAmount]] = {}
+    for row in refund_lines:
+        pieces.setdefault((row["order_id"], row["credit_note_number"]), []).append(
             RefundLineAmount(row["order_line"], row["cost_gross"], row["cost_tax"])
         )
-    for row in await connection.fetch(SELECT_REFUNDS, ids):
+    for row in refunds:
         key = (row["order_id"], row["credit_note_number"])
         states[row["order_id"]].refunds[row["credit_note_number"]] = OmsRefund(
             row["credit_note_number"],
             row["refund_type"],
             row["status"],
-            tuple(refund_lines.get(key, ())),
+            tuple(pieces.get(key, ())),
             row["rma"],
             row["status_date"],
         )
-    for row in await connection.fetch(SELECT_RETURNS, ids):
+    for row in returns:
         states[row["order_id"]].returns[row["rma"]] = ReturnState(
             row["rma"], row["status"], tuple(row["line_numbers"]), row["received"], row["status_date"]
         )
-    for row in await connection.fetch(SELECT_SHIPMENTS, ids):
+    for row in shipments:
         states[row["order_id"]].shipments[row["shipment_id"]] = Shipment(
             row["shipment_id"],
             row["shipped_at"],

@@ -3,8 +3,8 @@ queues the refund event and the reply; a refusal is audited in that same transac
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -20,7 +20,7 @@ from schemas.appeasements import (
 )
 from service import metrics
 from service.adapters import appeasement_repo as appeasements
-from service.adapters import locks
+from service.adapters import decision_repo as decisions
 from service.adapters import projection_repo as orders
 from service.domain.appeasement import AmountsAsk, Ask, LineAsk, LinesAsk, PercentAsk, UnknownLine
 from service.domain.approval import check_may_decide
@@ -95,7 +95,10 @@ class RefusedBefore(DomainError):
 
 @dataclass(frozen=True, slots=True)
 class _Context:
+    order: OrderState
+    now: datetime
     appeased: dict[str, Amounts]
+    held: decisions.Held | None
     already: Already
 
 
@@ -129,13 +132,16 @@ class Appeasements:
     async def _preview(
         self, order_id: str, request: AppeasementRequest, caller: Caller
     ) -> PreviewOut:
-        async with self._database.pool.acquire() as connection:
-            order = (await orders.load_orders(connection, [order_id])).get(order_id)
-            if order is None or not order.known:
+        async with self._database.pool.acquire() as connection, connection.transaction(
+            isolation="repeatable_read", readonly=True
+        ):
+            row = await decisions.read_order(connection, order_id)
+            if row is None:
                 raise OrderNotFound(order_id)
-            context = await self._context(connection, order, request.reason, caller.role)
+            context = await self._context(connection, row, request.reason, caller.role)
+        order = context.order
         self._refund_method(order, request.refund_method)
-        decision = self._decide(order, context, request, caller)
+        decision = self._decide(context, request, caller)
         currency = Currency.of(order.currency)
         return preview_out(
             order_id, currency, request.reason, decision.allocation, decision.status
@@ -189,35 +195,37 @@ class Appeasements:
     async def _decide_once(self, command: DecideAppeasement) -> dict[str, Any]:
         async with self._database.pool.acquire() as connection, connection.transaction():
             order_id = await appeasements.order_of(connection, command.appeasement_id)
-            order = None if order_id is None else await locks.lock_for_decision(
+            order_row = None if order_id is None else await decisions.lock_order(
                 connection, order_id
             )
-            row = None if order is None else await appeasements.lock(
+            row = None if order_row is None else await appeasements.lock(
                 connection, command.appeasement_id
             )
-            if order is None or row is None:
+            if order_row is None or row is None:
                 raise AppeasementNotFound(
                     f"no appeasement {command.appeasement_id}",
                     appeasement_id=command.appeasement_id,
                 )
+            order_id = order_row["order_id"]
             if command.channel == "rpc" and command.command_id:
                 fresh = await orders.record_inbox(
                     connection, "decisions",
-                    [(command.command_id, f"appeasement.{command.decision}", order.order_id)],
+                    [(command.command_id, f"appeasement.{command.decision}", order_id)],
                 )
                 if not fresh:
                     record = (await appeasements.load(connection, [row["appeasement_id"]]))[0]
                     body = appeasement_out(record).model_dump(mode="json")
                     if command.reply_topic is not None:
                         await refusals.reply(connection, command.reply_topic, command.command_id,
-                                     order.order_id, result=body)
+                                     order_id, result=body)
                     return body
             role = self._policy.check_may(command.caller.role, "approve")
             target = decided_status(row["status"], command.decision)
+            context = await self._context(
+                connection, order_row, row["reason"], role.name, leaving_out=row["appeasement_id"]
+            )
+            order = context.order
             if command.decision == "approve":
-                context = await self._context(
-                    connection, order, row["reason"], role.name, leaving_out=row["appeasement_id"]
-                )
                 amount = Currency.of(row["currency"]).to_major(row["amount_minor"])
                 check_may_decide(role, command.caller.user, row["requested_by"], amount,
                                  context.already)
@@ -255,27 +263,29 @@ class Appeasements:
             "channel": command.channel, "reply_topic": command.reply_topic,
             "user": command.caller.user, "role": command.caller.role,
         }
+        key = (command.channel, command.idempotency_key)
         answer: Granted | DomainError
         async with self._database.pool.acquire() as connection, connection.transaction():
-            order = await locks.lock_for_decision(connection, command.order_id)
-            held = await appeasements.find_by_key(
-                connection, command.channel, command.idempotency_key
+            order_row = await decisions.lock_order(connection, command.order_id)
+            context = None if order_row is None else await self._context(
+                connection, order_row, command.request.reason, command.caller.role, key=key
             )
-            if held is not None and held["request_hash"] == request_hash:
+            held = context.held if context else await decisions.find_by_key(connection, *key)
+            if held is not None and held.request_hash == request_hash:
                 answer = await self._answer_again(connection, command, held)
             elif held is not None:
                 answer = IdempotencyKeyReused(
                     f"idempotency key {command.idempotency_key} was used for another request",
                     idempotency_key=command.idempotency_key,
-                    appeasement_id=held["appeasement_id"],
+                    appeasement_id=held.appeasement_id,
                 )
                 await refusals.audit(connection, answer, **audit)
             else:
                 try:
-                    async with connection.transaction():
-                        body = await self._decide_and_reserve(
-                            connection, command, order, request_hash
-                        )
+                    if context is None:
+                        raise OrderNotFound(command.order_id)
+                    body = await self._decide_and_reserve(connection, command, context,
+                                                          request_hash)
                     answer = Granted(body, replayed=False)
                 except DomainError as error:
                     answer = error
@@ -290,28 +300,28 @@ class Appeasements:
         return answer
 
     async def _answer_again(
-        self, connection: asyncpg.Connection, command: GrantAppeasement, held: asyncpg.Record
+        self, connection: asyncpg.Connection, command: GrantAppeasement, held: decisions.Held
     ) -> Granted | RefusedBefore:
         """The first answer under this key, for the same request: its grant, or its refusal
         (returned, to be raised once the reply it queues is committed)."""
-        if held["appeasement_id"] is None:
-            error = RefusedBefore(held["code"], held["message"], json.loads(held["details"]))
+        if held.appeasement_id is None:
+            error = RefusedBefore(held.code or "", held.message or "", held.details or {})
             await _reply_to(connection, command, error=error)
             log.info("refusal replayed", code=error.code, order_id=command.order_id,
                      command_id=command.idempotency_key, channel=command.channel)
             return error
-        body = json.loads(held["first_response"])
+        body = held.first_response or {}
         await _reply_to(connection, command, result=body)
         return Granted(body, replayed=True)
 
     async def _decide_and_reserve(
         self, connection: asyncpg.Connection, command: GrantAppeasement,
-        order: OrderState | None, request_hash: str,
+        context: _Context, request_hash: str,
     ) -> dict[str, Any]:
-        """Decide on the locked order and write the appeasement, its allocation, audit row,
-        refund event and reply: all of it, or (on a broken rule) none of it."""
-        if order is None:
-            raise OrderNotFound(command.order_id)
+        """Decide on the locked order, then write the appeasement, its allocation, audit row,
+        refund event and reply in one statement: a broken rule is found before anything is
+        written."""
+        order = context.order
         request = command.request
         if request.claim_id is not None:
             await check_claim_open(connection, request.claim_id, command.order_id)
@@ -322,43 +332,42 @@ class Appeasements:
                 f"credit note number {appeasement_id} is already used",
                 credit_note_number=appeasement_id,
             )
-        context = await self._context(connection, order, request.reason, command.caller.role)
-        decision = self._decide(order, context, request, command.caller)
-        await appeasements.insert(
-            connection,
-            {
-                "appeasement_id": appeasement_id, "order_id": command.order_id,
-                "channel": command.channel, "idempotency_key": command.idempotency_key,
-                "request_hash": request_hash, "command_id": command.idempotency_key,
-                "status": decision.status, "reason": request.reason,
-                "comment": request.comment, "claim_id": request.claim_id,
-                "invoice_reference": request.invoice_reference,
-                "refund_method": refund_method,
-                "bank_details": bank_details,
-                "requested_by": command.caller.user, "role": command.caller.role,
-                "currency": order.currency, "taxation": decision.allocation.taxation,
-                "amount_minor": decision.allocation.total.gross,
-                "customer_id": order.customer.id,
-            },
-            decision.allocation.pieces,
-        )
-        await appeasements.add_transition(
-            connection, appeasement_id, None, decision.status, actor=command.caller.user,
-            role=command.caller.role, reason=request.reason, comment=request.comment,
-        )
-        record = await self._events.queue(
-            connection, appeasement_id, order,
-            "REQUESTED" if decision.status == PENDING_RELEASE else "ABOVE_ROLE_LIMIT",
-        )
+        decision = self._decide(context, request, command.caller)
+        pieces = list(decision.allocation.pieces)
+        record: dict[str, Any] = {
+            "appeasement_id": appeasement_id, "order_id": command.order_id,
+            "channel": command.channel, "idempotency_key": command.idempotency_key,
+            "request_hash": request_hash, "command_id": command.idempotency_key,
+            "status": decision.status, "reason": request.reason,
+            "comment": request.comment, "claim_id": request.claim_id,
+            "invoice_reference": request.invoice_reference, "refund_method": refund_method,
+            "bank_details": bank_details, "requested_by": command.caller.user,
+            "role": command.caller.role, "approved_by": None, "currency": order.currency,
+            "taxation": decision.allocation.taxation,
+            "amount_minor": decision.allocation.total.gross, "customer_id": order.customer.id,
+            "created_at": context.now, "updated_at": context.now, "pieces": pieces,
+            "transitions": [{
+                "from_status": None, "to_status": decision.status,
+                "actor": command.caller.user, "role": command.caller.role,
+                "reason": request.reason, "comment": request.comment, "at": context.now,
+            }],
+        }
         body = appeasement_out(record).model_dump(mode="json")
-        await appeasements.set_first_response(connection, appeasement_id, body)
-        await _reply_to(connection, command, result=body)
+        messages = [self._events.message(
+            record, order,
+            "REQUESTED" if decision.status == PENDING_RELEASE else "ABOVE_ROLE_LIMIT",
+        )]
+        if command.reply_topic is not None:
+            messages.append(refusals.reply_message(
+                command.reply_topic, command.idempotency_key, command.order_id, result=body
+            ))
+        await decisions.write_grant(connection, {**record, "first_response": body}, pieces,
+                                    messages)
         metrics.TRANSITIONS.labels(decision.status).inc()
         return body
 
-    def _decide(
-        self, order: OrderState, context: _Context, request: AppeasementRequest, caller: Caller
-    ) -> Decision:
+    def _decide(self, context: _Context, request: AppeasementRequest, caller: Caller) -> Decision:
+        order = context.order
         balance = compute_balance(order, context.appeased)
         return decide(
             balance, to_ask(request, order, balance.currency), reason_code=request.reason,
@@ -366,22 +375,22 @@ class Appeasements:
         )
 
     async def _context(
-        self, connection: asyncpg.Connection, order: OrderState, reason: str, role_name: str,
-        leaving_out: str | None = None,
+        self, connection: asyncpg.Connection, order_row: asyncpg.Record, reason: str,
+        role_name: str, leaving_out: str | None = None, key: tuple[str, str] | None = None,
     ) -> _Context:
-        """What the decision reads besides the order: appeased money by line, and what
-        the cumulative limits count."""
+        """The order and what the decision reads besides it: appeased money by line, what
+        the cumulative limits count, what the idempotency key already answered."""
         role = self._policy.roles.get(role_name)
         window = (role.customer_window_days if role else None) or DEFAULT_CUSTOMER_WINDOW_DAYS
-        appeased = await appeasements.appeased_by_line(connection, order.order_id)
-        on_order, for_reason, for_customer = await appeasements.already(
-            connection, order_id=order.order_id, reason=reason, customer_id=order.customer.id,
-            currency=order.currency, window_days=window, leaving_out=leaving_out,
+        read = await decisions.load_context(
+            connection, order_row, reason=reason, window_days=window, leaving_out=leaving_out,
+            key=key,
         )
-        currency = Currency.of(order.currency)
-        return _Context(appeased, Already(
-            on_order=currency.to_major(on_order), for_reason=currency.to_major(for_reason),
-            for_customer=currency.to_major(for_customer),
+        currency = Currency.of(read.order.currency)
+        return _Context(read.order, read.now, read.appeased, read.held, Already(
+            on_order=currency.to_major(read.on_order),
+            for_reason=currency.to_major(read.for_reason),
+            for_customer=currency.to_major(read.for_customer),
         ))
 
     def _refund_method(

@@ -34,6 +34,18 @@ class RefundEvents:
     ) -> dict[str, Any]:
         """Queue the event for the appeasement as it now is; returns the appeasement."""
         record = (await appeasements.load(connection, [appeasement_id]))[0]
+        message = self.message(record, order, status_reason)
+        await outbox.add(
+            connection, topic=message.topic, key=message.key, message_id=message.message_id,
+            payload=message.payload, sealed=message.sealed, max_bytes=self.max_message_bytes,
+        )
+        return record
+
+    def message(
+        self, record: dict[str, Any], order: OrderState, status_reason: str
+    ) -> outbox.Message:
+        """The event for the appeasement `record` describes, sealed when it carries bank
+        details; MessageTooLarge when the broker would not take it."""
         sealed = record.get("bank_details")
         event = refund_event(
             {**record, "refund_method": self.sealer.open_json(sealed)} if sealed else record,
@@ -42,9 +54,7 @@ class RefundEvents:
         )
         payload = event.model_dump_json()
         outbox.check_size(payload, self.max_message_bytes)
-        await outbox.add(
-            connection, topic=self._topic, key=order.order_id, message_id=event.id,
-            payload=self.sealer.seal(payload) if sealed else payload, sealed=bool(sealed),
-            max_bytes=self.max_message_bytes,
+        return outbox.Message(
+            self._topic, order.order_id, event.id,
+            self.sealer.seal(payload) if sealed else payload, bool(sealed),
         )
-        return record

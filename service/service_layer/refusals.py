@@ -74,6 +74,18 @@ async def reply(
     result: dict[str, Any] | None = None, error: DomainError | None = None,
 ) -> None:
     """A JSON-RPC response with the command's id, queued with the decision it reports."""
+    message = reply_message(topic, command_id, order_id, result=result, error=error)
+    await outbox.add(
+        connection, topic=message.topic, key=message.key, message_id=message.message_id,
+        payload=message.payload,
+    )
+
+
+def reply_message(
+    topic: str, command_id: str, order_id: str, *,
+    result: dict[str, Any] | None = None, error: DomainError | None = None,
+) -> outbox.Message:
+    """The JSON-RPC response to a command: its result, or its error with the rule's code."""
     response = CommandResult(
         id=command_id,
         result=None if result is None else {"appeasement": result},
@@ -85,7 +97,6 @@ async def reply(
             ),
         ),
     )
-    await outbox.add(
-        connection, topic=topic, key=order_id or command_id, message_id=ids.message_id(),
-        payload=response.model_dump_json(exclude_none=True),
-    )
+    payload = response.model_dump_json(exclude_none=True)
+    outbox.check_size(payload)
+    return outbox.Message(topic, order_id or command_id, ids.message_id(), payload)

@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from decimal import Decimal
 
+import asyncpg
 import pytest
 
 from schemas.commands import REFUND_CANCEL, REFUND_RELEASE
@@ -203,17 +204,19 @@ async def test_own_refund_events_do_not_count_twice(api, publish, infra):
 
 
 async def test_a_failure_mid_grant_leaves_nothing_half_written(api, publish, monkeypatch):
-    # given an order, and an outbox that fails after the appeasement rows were written
+    # given an order, and a refund event the outbox cannot store (written after the
+    # appeasement, its allocation and its transition)
     order_id = unique("HALF")
     await given_order(api, publish, order_id, TABLE_ORDER)
-    from service.service_layer import refund_events
+    from service.adapters.outbox import Message
+    from service.service_layer.refund_events import RefundEvents
 
-    async def broken(*args, **kwargs):
-        raise RuntimeError("disk full")
+    def unstorable(self, record, order, status_reason):
+        return Message("appeasement.refunds", order.order_id, "broken", "\x00", False)
 
-    monkeypatch.setattr(refund_events.outbox, "add", broken)
-    # when a grant is attempted
-    with pytest.raises(RuntimeError):
+    monkeypatch.setattr(RefundEvents, "message", unstorable)
+    # when a grant is attempted, the database refuses it
+    with pytest.raises(asyncpg.PostgresError):
         await grant(api, order_id, {"reason": "DELIVERY_DELAYED", "amounts": {"shipping": "5.90"}})
     monkeypatch.undo()
     # then no appeasement, allocation or reservation survived the rollback
