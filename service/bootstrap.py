@@ -144,7 +144,7 @@ def build_service(settings: Settings) -> Service:
         raise ValueError("DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS must be set")
     policy = load_policy(settings.policy_file)
     authenticator = build_authenticator(settings)
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, max_size=settings.database_pool_size)
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         security=settings.kafka_security().for_faststream(),
@@ -182,6 +182,7 @@ def build_service(settings: Settings) -> Service:
         database, policy, events,
         refund_unable=frozenset(settings.refund_unable_payment_methods),
         max_in_flight=settings.max_grants_in_flight,
+        max_waiting_per_order=settings.max_grants_waiting_per_order,
     )
     commands = register_commands(
         broker,

@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     max_grants_in_flight: int = Field(
         64, ge=1, description="HTTP grants and previews in flight at once; above: 503 OVERLOADED"
     )
+    max_grants_waiting_per_order: int = Field(
+        16, ge=1, description="HTTP grants waiting for one order's turn; above: 503 OVERLOADED"
+    )
+    database_pool_size: int = Field(10, ge=2, description="PostgreSQL connections per instance")
     max_message_bytes: int = Field(
         1_000_000, ge=10_000,
         description="The largest message the service builds: below the broker's "

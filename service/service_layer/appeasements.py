@@ -35,7 +35,7 @@ from service.domain.projection import OrderState
 from service.service_layer import ids, refusals
 from service.service_layer.claims import check_claim_open
 from service.service_layer.history import AppeasementNotFound
-from service.service_layer.load import InFlight
+from service.service_layer.load import InFlight, OrderTurns
 from service.service_layer.ports import PoolSource
 from service.service_layer.queries import OrderNotFound
 from service.service_layer.refund_events import RefundEvents
@@ -113,12 +113,14 @@ class Appeasements:
         *,
         refund_unable: frozenset[str] = frozenset({"cod"}),
         max_in_flight: int = 64,
+        max_waiting_per_order: int = 16,
     ) -> None:
         self._database = database
         self._policy = policy
         self._events = events
         self._refusals = Refusals(database)
         self._in_flight = InFlight(max_in_flight)
+        self._turns = OrderTurns(max_waiting_per_order)
         self._refund_unable = frozenset(method.lower() for method in refund_unable)
 
     # --- commands -------------------------------------------------------------------
@@ -150,10 +152,12 @@ class Appeasements:
     async def grant(self, command: GrantAppeasement) -> Granted:
         """Decide and reserve under the customer's and the order's locks; a refusal changes
         only the audit log, and is kept under the idempotency key like a grant. Over HTTP,
-        above `max_in_flight` grants at once the caller is told to retry (OVERLOADED)."""
+        above `max_in_flight` grants at once, or `max_waiting_per_order` on one order, the
+        caller is told to retry (OVERLOADED)."""
         if command.channel == "http":
             with self._in_flight.slot("grant"):
-                return await self._grant(command)
+                async with self._turns.turn(command.order_id, "grant"):
+                    return await self._grant(command)
         return await self._grant(command)
 
     async def _grant(self, command: GrantAppeasement) -> Granted:

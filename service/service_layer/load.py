@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 
 from service import metrics
 from service.domain.errors import DomainError
@@ -36,3 +38,39 @@ class InFlight:
             yield
         finally:
             self.count -= 1
+
+
+@dataclass
+class _Turn:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+
+
+class OrderTurns:
+    """Decisions on one order take turns in memory before they take a database connection:
+    a hot order's queue waits here, not in the pool every other order needs. Past
+    `max_waiting` on one order, the next is refused at once (OVERLOADED). The database's
+    row lock still orders decisions across instances."""
+
+    def __init__(self, max_waiting: int) -> None:
+        self.max_waiting = max_waiting
+        self._turns: dict[str, _Turn] = {}
+
+    @asynccontextmanager
+    async def turn(self, order_id: str, what: str) -> AsyncIterator[None]:
+        turn = self._turns.setdefault(order_id, _Turn())
+        if turn.waiting >= self.max_waiting:
+            metrics.SHED.labels(what).inc()
+            raise Overloaded(
+                f"{turn.waiting} decisions wait for order {order_id}, the most one order "
+                "takes; retry in a moment", order_id=order_id, waiting=turn.waiting,
+                limit=self.max_waiting,
+            )
+        turn.waiting += 1
+        try:
+            async with turn.lock:
+                yield
+        finally:
+            turn.waiting -= 1
+            if turn.waiting == 0:
+                del self._turns[order_id]
