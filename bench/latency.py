@@ -81,7 +81,7 @@ def _app(service: Any) -> Any:
 
     app = FastAPI()
     app.state.service = service
-    http.install(app)
+    http.install(app, service.settings)
     return app
 
 

@@ -53,7 +53,7 @@ def read_envelope(value: bytes | None) -> Envelope:
     """Accept a JSON-RPC 2.0 request or a structured CloudEvent; amounts become Decimal."""
     try:
         document = json.loads(value or b"", parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # also: nested too deep, a 5,000-digit number
         raise WireError("MALFORMED_JSON", f"not JSON: {error}") from None
     if not isinstance(document, dict):
         raise WireError("INVALID_ENVELOPE", "a message must be a JSON object")
