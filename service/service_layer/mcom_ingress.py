@@ -38,8 +38,8 @@ class Delivery:
 
 class McomIngress:
     def __init__(self, projector: Projector, commands: CommandHandler, *, source: str) -> None:
-        self._projector = projector
-        self._commands = commands
+        self.projector = projector
+        self.commands = commands
         self._source = source
 
     async def deliver(self, body: bytes) -> Delivery:
@@ -54,9 +54,9 @@ class McomIngress:
             digest=hashlib.sha256(body).hexdigest(),
         )
         if method in CONSUMED:
-            [answer] = await self._projector.handle([record], retry_outages=False)
+            [answer] = await self.projector.handle([record], retry_outages=False)
         else:
-            answer = await self._commands.handle(record, retry_outages=False)
+            answer = await self.commands.handle(record, retry_outages=False)
         return Delivery(_request_id(document), _notification(document), answer)
 
 

@@ -17,12 +17,16 @@ from hypothesis import strategies as st
 
 from schemas import consumed as wire
 from schemas.commands import APPEASEMENT_CREATE, COMMAND_RESULTS, COMMANDS
+from service.domain.projection import ProjectionRules
 from service.entrypoints import http
+from service.service_layer.ingest import Projector
+from service.service_layer.mcom_ingress import McomIngress
 from service.settings import Settings
 from tests.builders import encode, jsonrpc, line, order, refund, return_, unique
 from tests.conftest import MCOM_SECRET, balance_when, eventually, line_of, read_topic
 from tests.integration.appeasing import TABLE_ORDER, given_order
 from tests.integration.test_appeasement_commands import command
+from tests.integration.test_ingest_faults import ExplodingRules, FlakyDatabase
 
 pytestmark = pytest.mark.integration
 
@@ -304,6 +308,65 @@ async def test_without_a_configured_secret_the_route_is_not_there(app, settings)
     # then the route answers like one that does not exist
     assert response.status_code == 404
     assert response.json()["code"] == "NOT_FOUND"
+
+
+def _app_with_projector(settings: Settings, app: FastAPI, projector: Projector) -> FastAPI:
+    service = app.state.service
+    application = FastAPI()
+    application.state.service = dataclasses.replace(
+        service, mcom=McomIngress(projector, service.mcom.commands, source=settings.mcom_path)
+    )
+    http.install(application, settings)
+    return application
+
+
+async def test_a_database_outage_is_a_503_with_nothing_written_and_the_redelivery_applies(
+    app, settings
+):
+    # given a database that is unreachable for the first delivery
+    database = app.state.service.database
+    flaky = FlakyDatabase(database, failures=1)
+    projector = Projector(flaky, ProjectionRules(), dead_letter_topic=settings.dead_letter_topic)
+    outage = _app_with_projector(settings, app, projector)
+    message = _good_order(unique("OUTAGE"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=outage),
+                                 base_url="http://service") as client:
+        # when MCOM delivers an order, and delivers it again after the 503
+        refused = await client.post("/mcom", content=encode(message), headers=MCOM)
+        written = await database.pool.fetchval(
+            "SELECT count(*) FROM inbox WHERE message_id = $1", message["id"])
+        again = await client.post("/mcom", content=encode(message), headers=MCOM)
+    # then the first is a 503 to retry, with nothing written, and the second is applied
+    assert refused.status_code == 503
+    assert refused.json()["code"] == "DATABASE_UNAVAILABLE"
+    assert refused.headers["retry-after"] == "2"
+    assert written == 0
+    assert again.json()["result"]["outcome"] == "applied"
+
+
+async def test_a_message_that_fails_on_its_own_is_an_internal_error_and_dead_lettered(
+    app, settings
+):
+    # given a projection that cannot map one product type
+    projector = Projector(app.state.service.database, ExplodingRules(),
+                          dead_letter_topic=settings.dead_letter_topic)
+    failing = _app_with_projector(settings, app, projector)
+    order_id = unique("EXPLODE")
+    message = jsonrpc(wire.ORDER_CREATED, {"order": order(
+        order_id, [line("L1", 1, "10.00", "1.60", product_type="EXPLODE")])})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=failing),
+                                 base_url="http://service") as client:
+        # when MCOM delivers an order of that type
+        response = await client.post("/mcom", content=encode(message), headers=MCOM)
+    # then the answer is JSON-RPC's internal error, without the defect's own words
+    error = response.json()["error"]
+    assert response.status_code == 200 and error["code"] == -32603
+    assert error["data"]["code"] == "PROCESSING_FAILED"
+    assert "cannot map" not in json.dumps(error)
+    # and the dead letter keeps the reason
+    headers = await app.state.service.database.pool.fetchval(
+        "SELECT headers FROM outbox WHERE message_id = $1", f"dead-letter:http:{message['id']}")
+    assert "cannot map this product type" in json.loads(headers)["x-error-message"]
 
 
 async def test_a_body_above_the_limit_is_a_413(api):
