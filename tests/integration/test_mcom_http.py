@@ -180,6 +180,8 @@ def _broken(how: str, order_id: str) -> bytes:
         message["method"] = "magento.sales.order_management.deleted"
     elif how == "params by position":
         message["params"] = [order_id]
+    elif how == "batch":
+        return json.dumps([message], default=str).encode()
     return encode(message)
 
 
@@ -188,6 +190,7 @@ def _broken(how: str, order_id: str) -> bytes:
     [
         ("not json", -32700, "MALFORMED_JSON", "/mcom"),
         ("params by position", -32600, "INVALID_ENVELOPE", wire.ORDER_CREATED),
+        ("batch", -32600, "INVALID_ENVELOPE", "/mcom"),
         ("method", -32601, "UNKNOWN_METHOD", "/mcom"),
         ("schema", -32602, "SCHEMA_VALIDATION", wire.ORDER_CREATED),
         ("currency", -32602, "UNKNOWN_CURRENCY", wire.ORDER_CREATED),
@@ -206,7 +209,7 @@ async def test_a_malformed_delivery_is_answered_with_an_error_and_dead_lettered(
     assert first.status_code == 200 and second.json() == first.json()
     answer = first.json()
     assert answer["jsonrpc"] == "2.0" and "result" not in answer
-    assert answer["id"] == (None if how == "not json" else json.loads(body)["id"])
+    assert answer["id"] == (None if how in ("not json", "batch") else json.loads(body)["id"])
     assert answer["error"]["code"] == rpc_code
     assert answer["error"]["data"]["code"] == code and answer["error"]["data"]["reason"]
     # and dead-lettered once, with its bytes, the reason and where it came from
