@@ -147,3 +147,21 @@ COMMANDS: dict[str, type[JsonRpcRequest]] = {
     APPEASEMENT_APPROVE: AppeasementApprove,
     APPEASEMENT_DECLINE: AppeasementDecline,
 }
+
+
+class RpcResponse(McomStruct):
+    """The answer to an MCOM delivery over HTTP: `result` or `error`, with the request's id
+    (null when the request's id could not be read)."""
+
+    jsonrpc: Literal["2.0"] = "2.0"
+    id: str | int | None = Field(description="The request's id, as it was sent")
+    result: dict[str, Any] | None = Field(
+        None, description='An event: {"outcome": "applied" | "ignored" | "duplicate", '
+        '"order_id"}; a grant or decision: {"appeasement": {...}}; a PSP outcome: '
+        '{"outcome", "order_id", "credit_note_number"}',
+    )
+    error: RpcError | None = Field(
+        None, description="-32700 parse error, -32600 invalid request, -32601 method not "
+        "found, -32602 invalid params, -32603 internal error (each dead-lettered, `data.code` "
+        "the dead-letter code), -32000 refused by a rule (`data.code` the rule code)",
+    )

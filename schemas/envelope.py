@@ -61,7 +61,8 @@ def read_envelope(value: bytes | None) -> Envelope:
     """Accept a JSON-RPC 2.0 request or a structured CloudEvent; amounts become Decimal."""
     try:
         document = decode_json(value)
-    except msgspec.DecodeError as error:
+    # msgspec.DecodeError is a ValueError; also: nested too deep, a 5,000-digit number
+    except (ValueError, RecursionError) as error:
         raise WireError("MALFORMED_JSON", f"not JSON: {error}") from None
     if not isinstance(document, dict):
         raise WireError("INVALID_ENVELOPE", "a message must be a JSON object")

@@ -22,6 +22,7 @@ from service.adapters.db import Database, migrate
 from service.adapters.kafka import KafkaOutboxPublisher, ensure_topics
 from service.adapters.policy_file import load_policy
 from service.adapters.sealing import Sealer, SealingKeyError
+from service.adapters.shared_secret import SharedSecret
 from service.domain.policy import Policy
 from service.entrypoints import http
 from service.entrypoints.consumers import ConsumerGroup, register_commands, register_projection
@@ -32,6 +33,7 @@ from service.service_layer.claims import Claims
 from service.service_layer.commands import CommandHandler
 from service.service_layer.history import History
 from service.service_layer.ingest import Projector
+from service.service_layer.mcom_ingress import McomIngress
 from service.service_layer.outcomes import Outcomes
 from service.service_layer.refund_events import RefundEvents
 from service.service_layer.refusals import Refusals
@@ -62,6 +64,8 @@ class Service:
     policy: Policy
     history: History
     consumers: dict[str, ConsumerGroup] = field(default_factory=dict)
+    mcom: McomIngress | None = None
+    mcom_secret: SharedSecret | None = None
     _kafka: asyncio.Task[None] | None = None
 
     @property
@@ -184,15 +188,14 @@ def build_service(settings: Settings) -> Service:
         max_in_flight=settings.max_grants_in_flight,
         max_waiting_per_order=settings.max_grants_waiting_per_order,
     )
+    command_handler = CommandHandler(
+        appeasements, Outcomes(database, events), Refusals(database), database,
+        settings.dead_letter_topic,
+        settings.command_results_topic, sealer,
+        max_backoff=settings.db_retry_max_seconds,
+    )
     commands = register_commands(
-        broker,
-        CommandHandler(
-            appeasements, Outcomes(database, events), Refusals(database), database,
-            settings.dead_letter_topic,
-            settings.command_results_topic, sealer,
-            max_backoff=settings.db_retry_max_seconds,
-        ),
-        group_id=settings.command_consumer_group,
+        broker, command_handler, group_id=settings.command_consumer_group
     )
     declare_publications(
         broker, results_topic=settings.command_results_topic, alerts_topic=settings.alerts_topic,
@@ -208,6 +211,8 @@ def build_service(settings: Settings) -> Service:
         settings, database, broker, projector, appeasements, relay, authenticator,
         Claims(database, policy), policy, History(database),
         {"oms-events": projection, "commands": commands},
+        mcom=McomIngress(projector, command_handler, source=settings.mcom_path),
+        mcom_secret=settings.mcom_secret(),
     )
 
 
@@ -234,5 +239,5 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
-    http.install(app)
+    http.install(app, settings)
     return app

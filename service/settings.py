@@ -11,7 +11,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.adapters.auth import JwtRules
 from service.adapters.kafka import KafkaSecurity
+from service.adapters.shared_secret import SharedSecret
 from service.domain.projection import ProjectionRules
+
+#: The shortest MCOM shared secret the service accepts.
+MCOM_SECRET_MIN_LENGTH = 16
 
 
 class Settings(BaseSettings):
@@ -100,6 +104,23 @@ class Settings(BaseSettings):
         8, ge=1, description="Failed attempts of one message before it is quarantined"
     )
 
+    mcom_path: str = Field(
+        "/mcom", pattern=r"^/[A-Za-z0-9/_.~-]*$",
+        description="Where MCOM's integration bus delivers JSON-RPC 2.0 over HTTP",
+    )
+    mcom_shared_secret: SecretStr | None = Field(
+        None, description="The secret registered with MCOM for this service's URL; unset = "
+        "the MCOM route answers 404",
+    )
+    mcom_auth_header: str = Field(
+        "Authorization", pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+        description="The header MCOM sends the secret in",
+    )
+    mcom_auth_scheme: str = Field(
+        "Bearer", pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]*$",
+        description="`<scheme> <secret>` in that header; empty: the header holds the secret alone",
+    )
+
     captured_statuses: list[str] = ["CAPTURED", "PAID", "SETTLED", "INVOICED"]
     bucket_by_product_type: dict[str, str] = {
         "SHIPPING": "shipping",
@@ -131,6 +152,27 @@ class Settings(BaseSettings):
                 "KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
             )
         return self
+
+    @model_validator(mode="after")
+    def mcom_secret_is_long_enough(self) -> Settings:
+        secret = self.mcom_shared_secret
+        if secret is not None and not secret.get_secret_value().strip():
+            self.mcom_shared_secret = None  # empty is unset: the route stays closed
+        elif secret is not None and len(secret.get_secret_value()) < MCOM_SECRET_MIN_LENGTH:
+            raise ValueError(
+                f"MCOM_SHARED_SECRET must be at least {MCOM_SECRET_MIN_LENGTH} characters "
+                "(`openssl rand -hex 32` makes one)"
+            )
+        return self
+
+    def mcom_secret(self) -> SharedSecret | None:
+        """How an MCOM delivery proves it comes from MCOM; None: the ingress is closed."""
+        if self.mcom_shared_secret is None:
+            return None
+        return SharedSecret(
+            header=self.mcom_auth_header, scheme=self.mcom_auth_scheme,
+            secret=self.mcom_shared_secret.get_secret_value(),
+        )
 
     def kafka_security(self) -> KafkaSecurity:
         def text(value: Path | None) -> str | None:

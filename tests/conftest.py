@@ -42,6 +42,7 @@ TOKENS = {
 }
 JWT_SECRET = "test-secret-that-is-long-enough-for-hs256"
 BANK_KEY = Fernet.generate_key().decode()
+MCOM_SECRET = "mcom-secret-registered-with-the-integration-bus"
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -69,6 +70,7 @@ def settings(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Settings
         topic_min_insync_replicas=None,
         db_retry_max_seconds=0.5,
         taxation_by_store={"us-web": "net"},
+        mcom_shared_secret=MCOM_SECRET,
     )
 
 

@@ -13,9 +13,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from schemas.api import BalanceOut
 from service.contracts import asyncapi_document
-from service.entrypoints import appeasement_routes, claim_routes, problems
+from service.entrypoints import appeasement_routes, claim_routes, mcom_routes, problems
 from service.entrypoints.guards import BodyLimit
 from service.service_layer.queries import order_balance
+from service.settings import Settings
 
 router = APIRouter()
 operations = APIRouter(include_in_schema=False)
@@ -85,8 +86,11 @@ class _Rendered:
         return self.to_json()  # JSON is YAML
 
 
-def install(app: FastAPI) -> None:
-    routers = (router, appeasement_routes.router, claim_routes.router, operations)
+def install(app: FastAPI, settings: Settings) -> None:
+    routers = (
+        router, appeasement_routes.router, claim_routes.router, mcom_routes.router_for(settings),
+        operations,
+    )
     for each in routers:
         app.include_router(each)
     problems.install(app, routers)

@@ -38,6 +38,7 @@ from service.adapters.db import TRANSIENT_ERRORS
 from service.domain.errors import DomainError, MalformedRequest
 from service.retry import Backoff
 from service.service_layer import dead_letters, ids
+from service.service_layer.answers import Answer
 from service.service_layer.appeasements import (
     Appeasements,
     Caller,
@@ -67,33 +68,37 @@ class CommandHandler:
     sealer: Sealing
     max_backoff: float = 30.0
 
-    async def handle(self, record: InboundRecord) -> None:
+    async def handle(self, record: InboundRecord, *, retry_outages: bool = True) -> Answer:
+        """Decide one command; its answer (also on the results topic for those that have one).
+
+        Through a database outage it retries until done, unless `retry_outages` is off: then
+        the outage is raised for a caller that can tell its sender to try again.
+        """
         envelope = None
         try:
             envelope = read_envelope(record.value)
             if envelope.method not in COMMANDS:
                 raise WireError("UNKNOWN_METHOD", f"no command named {envelope.method!r}")
         except WireError as error:
-            await self._dead_letter(record, error.code, error.message, envelope)
-            return
+            return await self._dead_letter(record, error.code, error.message, envelope)
         backoff = Backoff(cap=self.max_backoff)
         while True:
             try:
-                await self._dispatch(record, envelope)
-                return
+                return await self._dispatch(record, envelope)
             except TRANSIENT_ERRORS as error:
+                if not retry_outages:
+                    raise
                 metrics.DB_RETRIES.inc()
                 delay = backoff.delay()
                 log.warning("database unavailable, retrying", error=repr(error), retry_in=delay,
                             message_id=envelope.id, method=envelope.method)
                 await asyncio.sleep(delay)
-            except DomainError:
-                return
+            except DomainError as error:
+                return Answer(envelope.id, refusal=error)
             except Exception as error:  # noqa: BLE001 - dead-letter with the reason, go on
-                await self._dead_letter(record, "PROCESSING_FAILED", repr(error), envelope)
-                return
+                return await self._dead_letter(record, "PROCESSING_FAILED", repr(error), envelope)
 
-    async def _dispatch(self, record: InboundRecord, envelope: Envelope) -> None:
+    async def _dispatch(self, record: InboundRecord, envelope: Envelope) -> Answer:
         model = COMMANDS[envelope.method]
         try:
             message = model.model_validate(
@@ -101,25 +106,28 @@ class CommandHandler:
                  "params": envelope.params}
             )
         except ValidationError as error:
-            await self._dead_letter(record, "SCHEMA_VALIDATION", describe(error), envelope)
+            answer = await self._dead_letter(
+                record, "SCHEMA_VALIDATION", describe(error), envelope
+            )
             if envelope.method == APPEASEMENT_CREATE:
                 await self._refuse_malformed(envelope, describe(error))
-            return
+            return answer
         match message:
             case AppeasementCreate():
-                await self._grant(envelope, message.params.appeasement)
+                return await self._grant(envelope, message.params.appeasement)
             case AppeasementApprove() | AppeasementDecline():
                 decision = message.params
-                await self.appeasements.decide(DecideAppeasement(
+                body = await self.appeasements.decide(DecideAppeasement(
                     appeasement_id=decision.appeasement_id,
                     decision="approve" if isinstance(message, AppeasementApprove) else "decline",
                     caller=Caller(user=decision.user, role=decision.role),
                     comment=decision.comment, channel="rpc", command_id=envelope.id,
                     reply_topic=self.results_topic,
                 ))
+                return Answer(envelope.id, result={"appeasement": body})
             case RefundReleased() | RefundCancelled():
                 params = message.params
-                await self.outcomes.record(
+                outcome = await self.outcomes.record(
                     RecordRefundOutcome(
                         message_id=envelope.id,
                         action="release" if envelope.method == REFUND_RELEASE else "cancel",
@@ -128,15 +136,20 @@ class CommandHandler:
                         user=params.user,
                     )
                 )
+                return Answer(envelope.id, result={
+                    "outcome": outcome, "order_id": params.order_id,
+                    "credit_note_number": params.credit_note_number,
+                })
+        raise AssertionError(f"no handler for {envelope.method}")  # COMMANDS names them all
 
-    async def _grant(self, envelope: Envelope, command: AppeasementCommand) -> None:
+    async def _grant(self, envelope: Envelope, command: AppeasementCommand) -> Answer:
         try:
             request = to_request(command)
         except (ValidationError, ValueError) as error:
             why = describe(error) if isinstance(error, ValidationError) else str(error)
-            await self._refuse_malformed(envelope, why, command.order_id, command.user)
-            return
-        await self.appeasements.grant(
+            refusal = await self._refuse_malformed(envelope, why, command.order_id, command.user)
+            return Answer(envelope.id, refusal=refusal)
+        granted = await self.appeasements.grant(
             GrantAppeasement(
                 order_id=command.order_id,
                 request=request,
@@ -147,28 +160,32 @@ class CommandHandler:
                 reply_topic=self.results_topic,
             )
         )
+        return Answer(envelope.id, result={"appeasement": granted.appeasement})
 
     async def _refuse_malformed(
         self, envelope: Envelope, why: str, order_id: str | None = None, user: str | None = None
-    ) -> None:
+    ) -> MalformedRequest:
         params = envelope.params.get("appeasement")
         if order_id is None and isinstance(params, dict):
             order_id = str(params.get("order_id") or "")
+        refusal = MalformedRequest(f"the command is invalid: {why}")
         await self.refusals.refuse(
-            MalformedRequest(f"the command is invalid: {why}"),
+            refusal,
             order_id=order_id or "", command_id=envelope.id, channel="rpc",
             reply_topic=self.results_topic, user=user, idempotency_key=envelope.id,
             request_hash=ids.fingerprint(envelope.params),
         )
+        return refusal
 
     async def _dead_letter(
         self, record: InboundRecord, code: str, message: str, envelope: Envelope | None
-    ) -> None:
+    ) -> Answer:
         """Recorded in the outbox before the offset moves on: once, even when redelivered."""
         letter = DeadLetter(self._sealed(record), code, message, envelope.id if envelope else None)
         async with self.database.pool.acquire() as connection, connection.transaction():
             recorded = await dead_letters.record(connection, self.dead_letter_topic, [letter])
         dead_letters.report(recorded, "command")
+        return Answer.dead(letter)
 
     def _sealed(self, record: InboundRecord) -> InboundRecord:
         """A command that may carry bank details is dead-lettered sealed with the bank-details

@@ -21,6 +21,7 @@ from service.domain.over_credit import newly_over_credited, over_credit
 from service.domain.projection import OrderState, ProjectionRules
 from service.retry import Backoff
 from service.service_layer import dead_letters, ids
+from service.service_layer.answers import Answer
 from service.service_layer.dead_letters import DeadLetter, InboundRecord
 from service.service_layer.ports import PoolSource
 from service.service_layer.translate import to_event
@@ -56,8 +57,17 @@ class Projector:
         self._alerts_topic = alerts_topic
         self._own = (PRODUCER_HEADER, rules.service_name.encode())
 
-    async def handle(self, records: Sequence[InboundRecord]) -> None:
+    async def handle(
+        self, records: Sequence[InboundRecord], *, retry_outages: bool = True
+    ) -> list[Answer]:
+        """Apply the records in one transaction; one answer per record, in their order.
+
+        Through a database outage it retries until done (a consumer holds its offsets);
+        with `retry_outages` off the outage is raised, nothing written, for a caller that
+        can tell its sender to try again.
+        """
         metrics.BATCH_RECORDS.observe(len(records))
+        answers: dict[int, Answer] = {}
         readable: list[_Readable] = []
         letters: list[DeadLetter] = []
         for record in records:
@@ -65,6 +75,7 @@ class Projector:
                 metrics.OWN_EVENTS.inc()
                 log.debug("own event skipped", topic=record.topic, partition=record.partition,
                           offset=record.offset)
+                answers[id(record)] = Answer(None, result={"outcome": "own_event"})
                 continue
             envelope = None
             try:
@@ -74,34 +85,42 @@ class Projector:
                 letters.append(DeadLetter(record, error.code, error.message,
                                           envelope.id if envelope else None))
         if readable or letters:
-            await self._apply_until_done(readable, letters)
+            answers.update(await self._apply_until_done(readable, letters, retry_outages))
+        return [answers[id(record)] for record in records]
 
-    async def _apply_until_done(self, items: list[_Readable], letters: list[DeadLetter]) -> None:
+    async def _apply_until_done(
+        self, items: list[_Readable], letters: list[DeadLetter], retry_outages: bool
+    ) -> dict[int, Answer]:
         """Retry through database outages; isolate a message that fails on its own."""
         backoff = Backoff(cap=self._max_backoff)
         while True:
             try:
                 started = time.perf_counter()
-                await self._apply(items, letters)
+                answers = await self._apply(items, letters)
                 metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-                return
+                return answers
             except TRANSIENT_ERRORS as error:
+                if not retry_outages:
+                    raise
                 metrics.DB_RETRIES.inc()
                 delay = backoff.delay()
                 log.warning("database unavailable, retrying", error=repr(error), retry_in=delay)
                 await asyncio.sleep(delay)
             except Exception as error:  # noqa: BLE001 - isolate, then dead-letter with the reason
+                if not items:  # the dead letters alone failed: nothing left to isolate
+                    raise
                 if len(items) > 1:
-                    await self._apply_until_done([], letters)
+                    answers = await self._apply_until_done([], letters, retry_outages)
                     for item in items:
-                        await self._apply_until_done([item], [])
-                    return
+                        answers.update(await self._apply_until_done([item], [], retry_outages))
+                    return answers
                 failed = [DeadLetter(item.record, "PROCESSING_FAILED", repr(error),
                                      item.envelope.id) for item in items]
-                await self._apply_until_done([], [*letters, *failed])
-                return
+                return await self._apply_until_done([], [*letters, *failed], retry_outages)
 
-    async def _apply(self, items: list[_Readable], letters: list[DeadLetter]) -> None:
+    async def _apply(
+        self, items: list[_Readable], letters: list[DeadLetter]
+    ) -> dict[int, Answer]:
         firsts: dict[str, _Readable] = {}
         for item in items:
             firsts.setdefault(item.envelope.id, item)
@@ -148,10 +167,20 @@ class Projector:
             metrics.OVER_CREDIT_ALERTS.inc()
             log.warning("over-credit: an OMS event left appeased money credited twice",
                         **alert.params.model_dump(exclude={"code"}))
+        answers = {id(letter.record): Answer.dead(letter) for letter in letters}
+        for item, outcome in outcomes:
+            answers[id(item.record)] = self._answer(item, outcome)
         applied_ids = {id(item) for item in fresh}
         for item in items:
             if id(item) not in applied_ids:
                 self._log_outcome(item, "duplicate")
+                answers[id(item.record)] = self._answer(item, "duplicate")
+        return answers
+
+    @staticmethod
+    def _answer(item: _Readable, outcome: str) -> Answer:
+        return Answer(item.envelope.id,
+                      result={"outcome": outcome, "order_id": item.event.order_id})
 
     def _watches(self) -> bool:
         """Any applied OMS event may over-credit appeased money (a refund on top of it, a

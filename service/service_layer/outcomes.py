@@ -34,8 +34,11 @@ class Outcomes:
         self._database = database
         self._events = events
 
-    async def record(self, outcome: RecordRefundOutcome) -> None:
-        """RELEASED, or FAILED with the money given back; never flips a decided status."""
+    async def record(self, outcome: RecordRefundOutcome) -> str:
+        """RELEASED, or FAILED with the money given back; never flips a decided status.
+
+        Returns what became of it: `applied`, `duplicate` (this message was applied before),
+        `unknown_credit_note`, `refused` (decided the other way) or `unchanged` (repeated)."""
         context = {
             "order_id": outcome.order_id, "credit_note_number": outcome.credit_note_number,
             "message_id": outcome.message_id, "action": outcome.action,
@@ -47,22 +50,22 @@ class Outcomes:
             )
             if not fresh:
                 log.info("refund outcome already applied", **context)
-                return
+                return "duplicate"
             order = await orders.lock_existing_order(connection, outcome.order_id)
             row = await appeasements.lock(connection, outcome.credit_note_number)
             if order is None or row is None or row["order_id"] != outcome.order_id:
                 log.info("refund outcome for an unknown credit note ignored", **context)
-                return
+                return "unknown_credit_note"
             try:
                 target = next_status(row["status"], outcome.action)
             except DomainError as error:
                 log.warning("refund outcome refused", code=error.code, status=row["status"],
                             **context)
-                return
+                return "refused"
             if target is None:
                 log.info("refund outcome repeated, nothing to change", status=row["status"],
                          **context)
-                return
+                return "unchanged"
             await appeasements.set_status(connection, row["appeasement_id"], target)
             await appeasements.add_transition(
                 connection, row["appeasement_id"], row["status"], target,
@@ -73,3 +76,4 @@ class Outcomes:
         metrics.TRANSITIONS.labels(target).inc()
         log.info("appeasement status changed", from_status=row["status"], to_status=target,
                  appeasement_id=row["appeasement_id"], **context)
+        return "applied"

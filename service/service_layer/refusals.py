@@ -89,14 +89,18 @@ def reply_message(
     response = CommandResult(
         id=command_id,
         result=None if result is None else {"appeasement": result},
-        error=None if error is None else RpcError(
-            message=error.message,
-            data=RpcErrorData(
-                code=error.code,
-                **{k: v for k, v in jsonable(error.details).items() if k != "code"},
-            ),
-        ),
+        error=None if error is None else rpc_error(error),
     )
     payload = response.model_dump_json(exclude_none=True)
     outbox.check_size(payload)
     return outbox.Message(topic, order_id or command_id, ids.message_id(), payload)
+
+
+def rpc_error(error: DomainError) -> RpcError:
+    """A refusal as a JSON-RPC error: application code -32000, the rule code in `data`."""
+    return RpcError(
+        message=error.message,
+        data=RpcErrorData(
+            code=error.code, **{k: v for k, v in jsonable(error.details).items() if k != "code"},
+        ),
+    )

@@ -80,3 +80,11 @@ def test_openapi_documents_the_appeasement_api():
     assert "HTTPBearer" in document["components"]["securitySchemes"]
     grant = document["paths"]["/v1/orders/{order_id}/appeasements"]["post"]
     assert {"201", "200", "409", "422"} <= set(grant["responses"])
+
+
+def test_openapi_documents_the_mcom_ingress():
+    document = json.loads((contracts.CONTRACTS_DIR / "openapi.json").read_text())
+    mcom = document["paths"]["/mcom"]["post"]
+    assert {"200", "204", "401", "404", "413", "503"} <= set(mcom["responses"])
+    assert mcom["security"] == [{"McomSharedSecret": []}]
+    assert "method" in mcom["requestBody"]["content"]["application/json"]["schema"]["properties"]
