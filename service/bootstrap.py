@@ -195,7 +195,8 @@ def build_service(settings: Settings) -> Service:
         max_backoff=settings.db_retry_max_seconds,
     )
     commands = register_commands(
-        broker, command_handler, group_id=settings.command_consumer_group
+        broker, command_handler, group_id=settings.command_consumer_group,
+        concurrency=settings.command_concurrency
     )
     declare_publications(
         broker, results_topic=settings.command_results_topic, alerts_topic=settings.alerts_topic,

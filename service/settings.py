@@ -94,7 +94,10 @@ class Settings(BaseSettings):
     max_grants_waiting_per_order: int = Field(
         16, ge=1, description="HTTP grants waiting for one order's turn; above: 503 OVERLOADED"
     )
-    database_pool_size: int = Field(10, ge=2, description="PostgreSQL connections per instance")
+    database_pool_size: int = Field(16, ge=2, description="PostgreSQL connections per instance")
+    command_concurrency: int = Field(
+        4, ge=1, description="Orders whose commands are decided side by side per instance"
+    )
     max_message_bytes: int = Field(
         1_000_000, ge=10_000,
         description="The largest message the service builds: below the broker's "

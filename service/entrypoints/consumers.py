@@ -144,26 +144,33 @@ def register_projection(
 
 
 def register_commands(
-    broker: KafkaBroker, handler: CommandHandler, *, group_id: str
+    broker: KafkaBroker, handler: CommandHandler, *, group_id: str, max_records: int = 200,
+    concurrency: int = 4,
 ) -> ConsumerGroup:
-    """MCOM's appeasement command and the PSP's refund outcomes, one message at a time.
+    """MCOM's appeasement command and the PSP's refund outcomes, in batches: one order's
+    commands one after the other, `concurrency` orders side by side.
 
-    One group for all of them, so a start costs one group join; each record's offset is
-    committed after its decision (and the reply in the outbox) is committed.
+    One group for all of them, so a start costs one group join; a batch's offsets are
+    committed once each of its decisions (and their replies in the outbox) is committed;
+    a redelivered command is answered as it was the first time.
     """
     Payload = _documented_bytes(
         "Command", "A JSON-RPC 2.0 command whose method is the topic name", COMMANDS
     )
 
-    async def handle_commands(body: Payload, message: KafkaMessage) -> None:  # type: ignore[valid-type]
-        await handler.handle(inbound(message.raw_message))
+    async def handle_commands(bodies: list[Payload], message: KafkaMessage) -> None:  # type: ignore[valid-type]
+        await handler.handle_many([inbound(record) for record in message.raw_message],
+                                  concurrency=concurrency)
 
     subscriber = broker.subscriber(
         *COMMANDS,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=20,
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=_raw_value,
+        decoder=_raw_values,
         title="appeasement-commands",
         description="Grant appeasements (MCOM appeasement_management.create) and follow the "
         "PSP's release / cancel of their refunds",
@@ -171,6 +178,3 @@ def register_commands(
     subscriber(handle_commands)
     return ConsumerGroup(subscriber)
 
-
-async def _raw_value(message: Any) -> bytes | None:
-    return message.raw_message.value

@@ -8,6 +8,7 @@ dead-lettered with the reason and, when it names an id, refused on the results t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -67,6 +68,26 @@ class CommandHandler:
     results_topic: str
     sealer: Sealing
     max_backoff: float = 30.0
+
+    async def handle_many(
+        self, records: Sequence[InboundRecord], *, concurrency: int
+    ) -> list[Answer]:
+        """Decide a batch of commands: one key's (one order's) commands one after the other
+        in the order they came, up to `concurrency` keys side by side. Answers in record
+        order."""
+        by_key: dict[bytes | tuple[str, int | None], list[int]] = {}
+        for index, record in enumerate(records):
+            by_key.setdefault(record.key or (record.topic, record.partition), []).append(index)
+        answers: list[Answer | None] = [None] * len(records)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one_key(indexes: list[int]) -> None:
+            async with gate:
+                for index in indexes:
+                    answers[index] = await self.handle(records[index])
+
+        await asyncio.gather(*(one_key(indexes) for indexes in by_key.values()))
+        return [answer for answer in answers if answer is not None]
 
     async def handle(self, record: InboundRecord, *, retry_outages: bool = True) -> Answer:
         """Decide one command; its answer (also on the results topic for those that have one).
