@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     embedded_kafka_port: int = 9092
 
     consumer_group: str = "appeasement-projection"
-    consumer_batch_max_records: int = 500
+    consumer_batch_max_records: int = 1000
     consumer_batch_timeout_ms: int = 100
     topic_partitions: int = 3
     topic_replication_factor: int = Field(3, ge=1, description="Of the topics the service creates")

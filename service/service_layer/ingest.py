@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ from service.service_layer.translate import to_event
 
 log = structlog.get_logger(__name__)
 
+#: Records read between two turns of the event loop.
+READ_TURN = 25
+
 
 @dataclass(frozen=True, slots=True)
 class _Readable:
@@ -48,8 +52,10 @@ class Projector:
         consumer: str = "projection",
         max_backoff: float = 30.0,
         alerts_topic: str | None = None,
+        chunk_records: int = 250,
     ) -> None:
         self._database = database
+        self._chunk_records = chunk_records
         self._rules = rules
         self._dead_letter_topic = dead_letter_topic
         self._consumer = consumer
@@ -60,17 +66,49 @@ class Projector:
     async def handle(
         self, records: Sequence[InboundRecord], *, retry_outages: bool = True
     ) -> list[Answer]:
-        """Apply the records in one transaction; one answer per record, in their order.
+        """Apply the records; one answer per record, in their order.
 
-        Through a database outage it retries until done (a consumer holds its offsets);
-        with `retry_outages` off the outage is raised, nothing written, for a caller that
+        The records are applied in chunks of `chunk_records`, one transaction each, one
+        after the other; the next chunk is read (JSON, wire models) while the one before
+        is in the database. Through a database outage it retries until done (a consumer
+        holds its offsets); with `retry_outages` off the outage is raised, for a caller that
         can tell its sender to try again.
         """
         metrics.BATCH_RECORDS.observe(len(records))
         answers: dict[int, Answer] = {}
+        pending: asyncio.Task[dict[int, Answer]] | None = None
+        try:
+            for start in range(0, len(records), self._chunk_records):
+                readable, letters = await self._read(
+                    records[start:start + self._chunk_records], answers
+                )
+                if pending is not None:
+                    answers.update(await pending)
+                    pending = None
+                if readable or letters:
+                    pending = asyncio.create_task(
+                        self._apply_until_done(readable, letters, retry_outages)
+                    )
+            if pending is not None:
+                answers.update(await pending)
+                pending = None
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+        return [answers[id(record)] for record in records]
+
+    async def _read(
+        self, records: Sequence[InboundRecord], answers: dict[int, Answer]
+    ) -> tuple[list[_Readable], list[DeadLetter]]:
+        """Envelopes and domain events of the records; what cannot be read as dead letters.
+        Gives the event loop a turn every few records, so the chunk in the database moves on."""
         readable: list[_Readable] = []
         letters: list[DeadLetter] = []
-        for record in records:
+        for count, record in enumerate(records, start=1):
+            if count % READ_TURN == 0:
+                await asyncio.sleep(0)
             if self._own in record.headers:
                 metrics.OWN_EVENTS.inc()
                 log.debug("own event skipped", topic=record.topic, partition=record.partition,
@@ -84,9 +122,7 @@ class Projector:
             except WireError as error:
                 letters.append(DeadLetter(record, error.code, error.message,
                                           envelope.id if envelope else None))
-        if readable or letters:
-            answers.update(await self._apply_until_done(readable, letters, retry_outages))
-        return [answers[id(record)] for record in records]
+        return readable, letters
 
     async def _apply_until_done(
         self, items: list[_Readable], letters: list[DeadLetter], retry_outages: bool

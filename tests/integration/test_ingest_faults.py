@@ -129,3 +129,35 @@ async def test_a_dead_letter_commits_with_its_batch(app):
     assert [letter for letter, _ in await letters_of(database.pool, topic)] == [
         f"dead-letter:{topic}:0:1"
     ]
+
+
+async def test_a_batch_in_chunks_keeps_each_orders_events_in_their_order(app):
+    # given a batch of 120 snapshots of 10 orders, each order's status date rising, with
+    # every tenth message delivered twice, applied in chunks of 7
+    database = app.state.service.database
+    ids = [unique("CHUNK") for _ in range(10)]
+    batch: list[InboundRecord] = []
+    for step in range(12):
+        for number, order_id in enumerate(ids):
+            message = jsonrpc(wire.ORDER_UPDATED, {"order": order(
+                order_id, [line("L1", 1, f"{10 + step}.00", "1.60")],
+                status_date=f"2026-11-20T10:{step:02d}:00Z",
+            )}, f"{order_id}-{step}")
+            copies = 2 if (step * 10 + number) % 10 == 0 else 1
+            for _ in range(copies):
+                batch.append(InboundRecord(wire.ORDER_UPDATED, 0, len(batch),
+                                           order_id.encode(), encode(message)))
+    projector = Projector(database, ProjectionRules(), dead_letter_topic=DLQ, chunk_records=7)
+    # when the batch is handled
+    answers = await projector.handle(batch)
+    # then every record has its answer, in order: each first delivery applied, each second
+    # one a duplicate
+    outcomes = [answer.result["outcome"] for answer in answers]
+    assert len(answers) == len(batch) == 132
+    assert outcomes.count("duplicate") == 12
+    assert outcomes.count("applied") == 120
+    # and each order holds its last snapshot
+    rows = await database.pool.fetch(
+        "SELECT order_id, gross_minor FROM order_lines WHERE order_id = ANY($1)", ids
+    )
+    assert {row["order_id"]: row["gross_minor"] for row in rows} == dict.fromkeys(ids, 2100)
