@@ -96,6 +96,17 @@ class Settings(BaseSettings):
         8, ge=1, description="Failed attempts of one message before it is quarantined"
     )
 
+    otel_sdk_disabled: bool = Field(
+        False, description="No traces at all (OpenTelemetry's own switch)"
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP collector (e.g. http://otel-collector:4318): traces are "
+        "exported there; unset: traces stay in the process (ids in logs and on messages)",
+    )
+    otel_service_name: str | None = Field(
+        None, description="service.name of the traces; unset: SERVICE_NAME"
+    )
+
     captured_statuses: list[str] = ["CAPTURED", "PAID", "SETTLED", "INVOICED"]
     bucket_by_product_type: dict[str, str] = {
         "SHIPPING": "shipping",
