@@ -270,3 +270,20 @@ async def test_outbox_backlog_age_and_quarantine_are_gauges(api, app):
     finally:
         await pool.execute("UPDATE outbox SET published_at = now(), skipped_at = now() "
                            "WHERE id = ANY($1::bigint[])", [row["id"] for row in rows])
+
+
+async def test_a_query_outside_any_request_or_message_makes_no_trace_of_its_own(app, spans):
+    # given the service's pool
+    pool = app.state.service.database.pool
+    tracer = app.state.service.tracer_provider.get_tracer("tests")
+    marker = unique("probe")
+    # when one query runs outside any span (as the relay's poll does) and one inside a span
+    await pool.fetchval(f"SELECT 'alone {marker}'")
+    with tracer.start_as_current_span("some work"):
+        await pool.fetchval(f"SELECT 'within {marker}'")
+    # then only the second is recorded, in the trace of its parent
+    recorded = [s for s in spans.get_finished_spans()
+                if marker in str((s.attributes or {}).get("db.statement", ""))]
+    [within] = recorded
+    assert "within" in str(within.attributes["db.statement"])
+    assert within.parent is not None
