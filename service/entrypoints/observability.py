@@ -45,7 +45,7 @@ class RequestObservation:
         rid = request_id(scope)
         span = trace.get_current_span()
         if span.is_recording():
-            span.set_attribute("http.request.header.x-request-id", rid)
+            span.set_attribute("request_id", rid)
         status = 500
         started = time.perf_counter()
 
