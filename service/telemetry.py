@@ -56,31 +56,36 @@ class QueriesNeedAParent(sampling.Sampler):
 
 
 def configure_tracing(settings: Settings, version: str) -> TracerProvider | None:
-    """The process's tracer provider (made once), with asyncpg instrumented; None when
-    OTEL_SDK_DISABLED. The sampler is OpenTelemetry's from OTEL_TRACES_SAMPLER (default:
-    every trace), under the parent's decision, without queries that have no parent."""
+    """The process's tracer provider (made once, then global), with asyncpg instrumented;
+    None when OTEL_SDK_DISABLED."""
     if settings.otel_sdk_disabled:
         return None
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
-        provider = TracerProvider(
-            resource=Resource.create({
-                SERVICE_NAME: settings.otel_service_name or settings.service_name,
-                SERVICE_VERSION: version,
-            }),
-            sampler=sampling.ParentBased(
-                QueriesNeedAParent(sampling._get_from_env_or_default())
-            ),
-        )
-        if settings.otel_exporter_otlp_endpoint:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-            endpoint = settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        provider = tracer_provider(settings, version)
         trace.set_tracer_provider(provider)
     instrumentor = AsyncPGInstrumentor()
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument(tracer_provider=provider)
+    return provider
+
+
+def tracer_provider(settings: Settings, version: str) -> TracerProvider:
+    """Spans named after the service, exported over OTLP/HTTP when a collector is set. The
+    sampler is OpenTelemetry's from OTEL_TRACES_SAMPLER (default: every trace), under the
+    parent's decision, without queries that have no parent."""
+    provider = TracerProvider(
+        resource=Resource.create({
+            SERVICE_NAME: settings.otel_service_name or settings.service_name,
+            SERVICE_VERSION: version,
+        }),
+        sampler=sampling.ParentBased(QueriesNeedAParent(sampling._get_from_env_or_default())),
+    )
+    if settings.otel_exporter_otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        endpoint = settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     return provider
 
 
