@@ -14,9 +14,11 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
+from opentelemetry.sdk.trace import TracerProvider
 
 from schemas.commands import COMMANDS
 from schemas.consumed import CONSUMED
+from service import telemetry
 from service.adapters.auth import Authenticator, load_tokens
 from service.adapters.db import Database, migrate
 from service.adapters.kafka import KafkaOutboxPublisher, ensure_topics
@@ -28,6 +30,7 @@ from service.entrypoints import http
 from service.entrypoints.consumers import ConsumerGroup, register_commands, register_projection
 from service.entrypoints.publications import declare_publications
 from service.retry import Backoff
+from service.service_layer import gauges
 from service.service_layer.appeasements import Appeasements
 from service.service_layer.claims import Claims
 from service.service_layer.commands import CommandHandler
@@ -66,6 +69,7 @@ class Service:
     consumers: dict[str, ConsumerGroup] = field(default_factory=dict)
     mcom: McomIngress | None = None
     mcom_secret: SharedSecret | None = None
+    tracer_provider: TracerProvider | None = None
     _kafka: asyncio.Task[None] | None = None
 
     @property
@@ -122,6 +126,7 @@ class Service:
         await self.relay.stop()
         await self.broker.stop()
         await self.database.close()
+        telemetry.shutdown(self.tracer_provider)
         log.info("service stopped")
 
     async def readiness(self) -> dict[str, Any]:
@@ -136,6 +141,10 @@ class Service:
             "consumers": consumers,
         }
 
+    async def observe(self) -> None:
+        """Refresh the gauges a scrape reads: consumer lag, the outbox's backlog."""
+        await gauges.refresh(self.database, self.consumers)
+
     async def _broker_ready(self) -> bool:
         try:
             return await self.broker.ping(timeout=2.0)
@@ -149,6 +158,7 @@ def build_service(settings: Settings) -> Service:
     policy = load_policy(settings.policy_file)
     authenticator = build_authenticator(settings)
     database = Database(settings.database_url, max_size=settings.database_pool_size)
+    tracer_provider = telemetry.configure_tracing(settings, VERSION)
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         security=settings.kafka_security().for_faststream(),
@@ -157,6 +167,7 @@ def build_service(settings: Settings) -> Service:
         logger=logging.getLogger("appeasement.broker"),
         log_level=logging.DEBUG,
         graceful_timeout=15.0,
+        middlewares=telemetry.broker_middlewares(tracer_provider, settings.service_name),
     )
     projector = Projector(
         database,
@@ -214,6 +225,7 @@ def build_service(settings: Settings) -> Service:
         {"oms-events": projection, "commands": commands},
         mcom=McomIngress(projector, command_handler, source=settings.mcom_path),
         mcom_secret=settings.mcom_secret(),
+        tracer_provider=tracer_provider,
     )
 
 
@@ -241,4 +253,5 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.service = service
     http.install(app, settings)
+    telemetry.instrument_app(app, service.tracer_provider)
     return app

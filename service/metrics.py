@@ -1,8 +1,9 @@
-"""Prometheus metrics, one registry for the process."""
+"""Prometheus metrics, one registry for the process (the default one, which /metrics serves;
+FastStream's Kafka metrics are registered there too)."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 MESSAGES = Counter(
     "appeasement_consumed_messages_total",
@@ -49,4 +50,34 @@ OWN_EVENTS = Counter(
 )
 SHED = Counter(
     "appeasement_shed_total", "Requests refused with 503 OVERLOADED, by use case", ["use_case"]
+)
+
+HTTP_REQUESTS = Counter(
+    "appeasement_http_requests_total",
+    "HTTP requests answered, by route template, method and status",
+    ["route", "method", "status"],
+)
+HTTP_SECONDS = Histogram(
+    "appeasement_http_request_duration_seconds",
+    "Time from an HTTP request's arrival to its answer, by route template and method",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+# Gauges read at scrape time: what the consumers and the outbox look like now.
+CONSUMER_LAG = Gauge(
+    "appeasement_consumer_lag",
+    "Records not consumed yet per assigned partition (end offset - position), by group",
+    ["group", "topic", "partition"],
+)
+OUTBOX_PENDING_ROWS = Gauge(
+    "appeasement_outbox_pending_rows", "Outbox messages waiting to be published (not quarantined)"
+)
+OUTBOX_OLDEST_SECONDS = Gauge(
+    "appeasement_outbox_oldest_pending_seconds",
+    "Age of the oldest unpublished outbox message (quarantined ones included); 0 when none",
+)
+OUTBOX_QUARANTINED_ROWS = Gauge(
+    "appeasement_outbox_quarantined_rows",
+    "Outbox messages quarantined now, waiting for an operator's retry or skip",
 )

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         64, ge=1, description="HTTP grants and previews in flight at once; above: 503 OVERLOADED"
     )
     max_grants_waiting_per_order: int = Field(
-        16, ge=1, description="HTTP grants waiting for one order's turn; above: 503 OVERLOADED"
+        64, ge=1, description="HTTP grants waiting for one order's turn; above: 503 OVERLOADED"
     )
     database_pool_size: int = Field(16, ge=2, description="PostgreSQL connections per instance")
     command_concurrency: int = Field(
@@ -122,6 +122,16 @@ class Settings(BaseSettings):
     mcom_auth_scheme: str = Field(
         "Bearer", pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]*$",
         description="`<scheme> <secret>` in that header; empty: the header holds the secret alone",
+    )
+    otel_sdk_disabled: bool = Field(
+        False, description="No traces at all (OpenTelemetry's own switch)"
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP collector (e.g. http://otel-collector:4318): traces are "
+        "exported there; unset: traces stay in the process (ids in logs and on messages)",
+    )
+    otel_service_name: str | None = Field(
+        None, description="service.name of the traces; unset: SERVICE_NAME"
     )
 
     captured_statuses: list[str] = ["CAPTURED", "PAID", "SETTLED", "INVOICED"]

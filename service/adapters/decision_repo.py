@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from service.adapters import projection_repo
+from service.adapters import projection_repo, trace_context
 from service.adapters.outbox import NOTIFY_CHANNEL, Message
 from service.domain.appeasement import Piece
 from service.domain.balance import Amounts
@@ -105,8 +105,9 @@ WITH appeasement AS (
         actor, role, reason, comment, at)
     SELECT appeasement_id, 1, NULL, $7, $13, $14, $8, $9, $21 FROM appeasement
 ), queued AS (
-    INSERT INTO outbox (topic, key, message_id, payload, sealed)
-    SELECT * FROM unnest($29::text[], $30::text[], $31::text[], $32::text[], $33::boolean[])
+    INSERT INTO outbox (topic, key, message_id, payload, sealed, traceparent, tracestate)
+    SELECT m.*, $34::text, $35::text
+    FROM unnest($29::text[], $30::text[], $31::text[], $32::text[], $33::boolean[]) AS m
 )
 SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM appeasement
 """
@@ -215,7 +216,8 @@ async def write_grant(
     messages: Sequence[Message],
 ) -> None:
     """The appeasement as `row` describes it (its first answer included), its allocation,
-    its first transition (at `row["created_at"]`) and its outbox messages."""
+    its first transition (at `row["created_at"]`) and its outbox messages, which carry the
+    current trace."""
     positions = range(1, len(pieces) + 1)
     await connection.execute(
         WRITE_GRANT,
@@ -231,7 +233,7 @@ async def write_grant(
         [p.quantity for p in pieces],
         [m.topic for m in messages], [m.key for m in messages],
         [m.message_id for m in messages], [m.payload for m in messages],
-        [m.sealed for m in messages],
+        [m.sealed for m in messages], *trace_context.current(),
     )
 
 

@@ -17,6 +17,7 @@ from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from schemas.envelope import PRODUCER_HEADER
+from service.adapters import trace_context
 from service.adapters.outbox import BrokerUnavailable
 from service.service_layer.dead_letters import InboundRecord
 
@@ -106,7 +107,12 @@ def inbound(record: Any) -> InboundRecord:
 
 class KafkaOutboxPublisher:
     """Publishes outbox rows as they were written, acked by all in-sync replicas; an error
-    that says the broker cannot take messages now is BrokerUnavailable."""
+    that says the broker cannot take messages now is BrokerUnavailable.
+
+    `headers` are either a dead letter's own (published as they are) or only the trace
+    context the message was written in (added to this service's headers). Either way the
+    publication continues the trace they carry.
+    """
 
     def __init__(self, broker: KafkaBroker, producer: str) -> None:
         self._broker = broker
@@ -116,16 +122,15 @@ class KafkaOutboxPublisher:
         self, topic: str, key: bytes | None, payload: bytes, message_id: str,
         headers: dict[str, str],
     ) -> None:
+        if headers.keys() <= set(trace_context.TRACE_HEADERS):
+            headers = {
+                "content-type": "application/json", PRODUCER_HEADER: self._producer, **headers,
+            }
         try:
-            await self._broker.publish(
-                payload,
-                topic=topic,
-                key=key,
-                headers=headers or {
-                    "content-type": "application/json", PRODUCER_HEADER: self._producer,
-                },
-                correlation_id=message_id,
-            )
+            with trace_context.continued(headers):
+                await self._broker.publish(
+                    payload, topic=topic, key=key, headers=headers, correlation_id=message_id,
+                )
         except Exception as error:
             if unavailable(error):
                 raise BrokerUnavailable(repr(error)) from error

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from service.adapters import trace_context
 from service.domain.errors import DomainError
 
 NOTIFY_CHANNEL = "appeasement_outbox"
@@ -16,7 +17,8 @@ NOTIFY_CHANNEL = "appeasement_outbox"
 DEFAULT_MAX_MESSAGE_BYTES = 1_000_000
 
 ADD = """
-INSERT INTO outbox (topic, key, message_id, payload, sealed) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO outbox (topic, key, message_id, payload, sealed, traceparent, tracestate)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
 ADD_RAW = """
 INSERT INTO outbox (topic, key, message_id, payload, raw_key, raw_value, headers)
@@ -42,7 +44,7 @@ WITH heads AS MATERIALIZED (
     SELECT key FROM ready WHERE pg_try_advisory_xact_lock(hashtextextended('outbox:' || key, 0))
 )
 SELECT o.id, o.topic, o.key, o.message_id, o.payload, o.sealed, o.raw_key, o.raw_value,
-       o.headers, o.attempts
+       o.headers, o.attempts, o.traceparent, o.tracestate
 FROM outbox o JOIN mine USING (key)
 WHERE o.published_at IS NULL
 ORDER BY o.id
@@ -131,11 +133,14 @@ async def add(
     the broker would not take is refused here (MessageTooLarge), before the commit.
 
     A `sealed` payload was encrypted by the caller, who checked the size of what it seals;
-    the relay opens it to publish it.
+    the relay opens it to publish it. The current trace is kept with it: its publication
+    continues that trace.
     """
     if not sealed:
         check_size(payload, max_bytes)
-    await connection.execute(ADD, topic, key, message_id, payload, sealed)
+    await connection.execute(
+        ADD, topic, key, message_id, payload, sealed, *trace_context.current()
+    )
     await connection.execute(NOTIFY)
 
 

@@ -34,6 +34,10 @@ class ConsumerGroup:
         self._subscriber = subscriber
         self.joined = False
 
+    @property
+    def group_id(self) -> str:
+        return str(self._subscriber.group_id)
+
     async def join(self) -> None:
         """Start the subscriber; its consumer returns once the group gave it partitions."""
         backoff = Backoff(first=0.5, cap=10.0)

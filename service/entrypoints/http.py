@@ -15,6 +15,7 @@ from schemas.api import BalanceOut
 from service.contracts import asyncapi_document
 from service.entrypoints import appeasement_routes, claim_routes, mcom_routes, problems
 from service.entrypoints.guards import BodyLimit
+from service.entrypoints.observability import RequestObservation
 from service.service_layer.queries import order_balance
 from service.settings import Settings
 
@@ -49,7 +50,8 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 @operations.get("/metrics")
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    await request.app.state.service.observe()
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -95,3 +97,4 @@ def install(app: FastAPI, settings: Settings) -> None:
         app.include_router(each)
     problems.install(app, routers)
     app.add_middleware(BodyLimit)
+    app.add_middleware(RequestObservation)

@@ -113,7 +113,7 @@ class Appeasements:
         *,
         refund_unable: frozenset[str] = frozenset({"cod"}),
         max_in_flight: int = 64,
-        max_waiting_per_order: int = 16,
+        max_waiting_per_order: int = 64,
     ) -> None:
         self._database = database
         self._policy = policy

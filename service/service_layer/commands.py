@@ -35,6 +35,7 @@ from schemas.commands import (
 )
 from schemas.envelope import Envelope, WireError, describe, read_envelope
 from service import metrics
+from service.adapters import trace_context
 from service.adapters.db import TRANSIENT_ERRORS
 from service.domain.errors import DomainError, MalformedRequest
 from service.retry import Backoff
@@ -84,7 +85,11 @@ class CommandHandler:
         async def one_key(indexes: list[int]) -> None:
             async with gate:
                 for index in indexes:
-                    answers[index] = await self.handle(records[index])
+                    record = records[index]
+                    headers = {name: value.decode("latin-1") for name, value in record.headers
+                               if name in trace_context.TRACE_HEADERS}
+                    with trace_context.processing(record.topic, headers):
+                        answers[index] = await self.handle(record)
 
         await asyncio.gather(*(one_key(indexes) for indexes in by_key.values()))
         return [answer for answer in answers if answer is not None]

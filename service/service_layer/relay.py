@@ -21,6 +21,7 @@ from service.adapters import outbox
 from service.adapters.db import TRANSIENT_ERRORS
 from service.adapters.outbox import BrokerUnavailable
 from service.adapters.sealing import SealingKeyError
+from service.adapters.trace_context import TRACE_HEADERS
 from service.retry import Backoff
 from service.service_layer.ports import PoolSource
 
@@ -145,8 +146,9 @@ class OutboxRelay:
             if self._opener is None:
                 raise SealingKeyError("a sealed message needs BANK_DETAILS_KEY to publish")
             payload = self._opener.open(payload)
+        trace = {name: row[name] for name in TRACE_HEADERS if row[name]}
         await self._publisher.publish(
-            row["topic"], row["key"].encode(), payload.encode(), row["message_id"], {}
+            row["topic"], row["key"].encode(), payload.encode(), row["message_id"], trace
         )
 
     async def _failed(
