@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import typer
 import uvicorn
+from pydantic import SecretStr
 
 from service.adapters.policy_file import PolicyFileError, load_policy
 from service.domain.policy import Policy
@@ -39,6 +40,8 @@ def run() -> None:
         from service.adapters.sealing import key_file
 
         settings.bank_details_key = key_file(settings.run_dir / "bank_details.key")
+    if settings.mcom_shared_secret is None:
+        settings.mcom_shared_secret = SecretStr(_secret_file(settings.run_dir / "mcom_shared_secret"))
     postgres = kafka = None
     try:
         if not settings.database_url:
@@ -223,6 +226,9 @@ def _print_banner(settings: Settings, *, embedded_db: bool, embedded_kafka: bool
         f"  HTTP API     {base}   (docs {base}/docs, AsyncAPI {base}/asyncapi)",
         f"  PostgreSQL   {settings.database_url}{database_note}",
         f"  Kafka        {settings.kafka_bootstrap_servers}{kafka_note}",
+        f"  MCOM ingress POST {base}{settings.mcom_path}   ({settings.mcom_auth_header}: "
+        f"{settings.mcom_auth_scheme + ' ' if settings.mcom_auth_scheme else ''}<secret>; "
+        f"MCOM_SHARED_SECRET, else {Path(settings.run_dir) / 'mcom_shared_secret'})",
         "  Try          make demo",
         "  Stop         Ctrl-C",
         "",
@@ -250,6 +256,17 @@ def bank_key() -> None:
     from service.adapters.sealing import new_key
 
     typer.echo(new_key())
+
+
+def _secret_file(path: Path) -> str:
+    """A random secret kept in `path`, made on first use (readable by its owner only)."""
+    if not path.exists():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32) + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def _embedded_tokens(settings: Settings) -> dict[str, str]:

@@ -159,7 +159,8 @@ def test_the_service_accepts_the_configuration_kubernetes_gives_it(tmp_path, mon
 
     filled = {"database_url": "postgresql://appeasement:pw@postgres.example:5432/appeasement",
               "bank_details_key": Fernet.generate_key().decode(), "auth_jwt_key": "k" * 64,
-              "kafka_sasl_username": "appeasement", "kafka_sasl_password": "secret"}
+              "kafka_sasl_username": "appeasement", "kafka_sasl_password": "secret",
+              "mcom_shared_secret": "m" * 64}
     assert filled.keys() == k8s_object("Secret")["stringData"].keys()
     for key, value in filled.items():
         (tmp_path / key).write_text(value + "\n")
@@ -169,6 +170,7 @@ def test_the_service_accepts_the_configuration_kubernetes_gives_it(tmp_path, mon
     settings = Settings(_secrets_dir=tmp_path)
     assert settings.database_url == filled["database_url"]
     assert settings.kafka_security().username == "appeasement"
+    assert settings.mcom_secret() is not None
     build_service(settings)  # builds everything, connects nothing
 
 
