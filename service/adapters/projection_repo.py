@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 
 import asyncpg
+import msgspec
 
 from service.domain.events import Customer, RefundLineAmount
 from service.domain.projection import (
@@ -16,10 +16,12 @@ from service.domain.projection import (
     Shipment,
 )
 
+#: Rows as JSON for json_populate_recordset: Decimal as its digits, datetimes as RFC 3339.
+_JSON = msgspec.json.Encoder(decimal_format="string")
+
 RECORD_INBOX = """
 INSERT INTO inbox (consumer, message_id, method, order_id)
-SELECT $1, m.id, m.method, m.order_id
-FROM unnest($2::text[], $3::text[], $4::text[]) AS m (id, method, order_id)
+SELECT $1, m ->> 0, m ->> 1, m ->> 2 FROM json_array_elements($2::json) AS m
 ON CONFLICT DO NOTHING
 RETURNING message_id
 """
@@ -40,7 +42,8 @@ SELECT_REFUND_LINES = (
 SELECT_RETURNS = "SELECT * FROM returns WHERE order_id = ANY($1)"
 SELECT_SHIPMENTS = "SELECT * FROM shipments WHERE order_id = ANY($1)"
 
-#: One statement per table and batch: the rows travel as one array per column.
+#: One statement per table and batch: the rows travel as one JSON array of objects named
+#: like the table's columns (encoded by msgspec, read by json_populate_recordset).
 UPSERT_ORDERS = """
 INSERT INTO orders (order_id, known, store, currency, taxation, status, status_reason,
     status_date, vat_country, customer_id, customer_type, customer_segment, customer_email,
@@ -48,13 +51,8 @@ INSERT INTO orders (order_id, known, store, currency, taxation, status, status_r
 SELECT m.order_id, m.known, m.store, m.currency, m.taxation, m.status, m.status_reason,
     m.status_date, m.vat_country, m.customer_id, m.customer_type, m.customer_segment,
     m.customer_email, m.language, m.payment_method, m.payment_reference,
-    ARRAY(SELECT jsonb_array_elements_text(m.cancelled::jsonb)), now()
-FROM unnest($1::text[], $2::boolean[], $3::text[], $4::text[], $5::text[], $6::text[],
-    $7::text[], $8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::text[],
-    $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
-    AS m (order_id, known, store, currency, taxation, status, status_reason, status_date,
-          vat_country, customer_id, customer_type, customer_segment, customer_email,
-          language, payment_method, payment_reference, cancelled)
+    m.cancelled_line_ids, now()
+FROM json_populate_recordset(NULL::orders, $1::json) AS m
 ORDER BY m.order_id
 ON CONFLICT (order_id) DO UPDATE SET
     known = EXCLUDED.known, store = EXCLUDED.store, currency = EXCLUDED.currency,
@@ -70,9 +68,10 @@ UPSERT_LINES = """
 INSERT INTO order_lines (order_id, line_id, line_number, product_type, bucket, sku,
     product_name, quantity, status, payment_reference, gross_minor, tax_minor, tax_rate,
     paid_gross_minor, paid_tax_minor, dropped)
-SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[],
-    $6::text[], $7::text[], $8::integer[], $9::text[], $10::text[], $11::bigint[],
-    $12::bigint[], $13::numeric[], $14::bigint[], $15::bigint[], $16::boolean[])
+SELECT m.order_id, m.line_id, m.line_number, m.product_type, m.bucket, m.sku, m.product_name,
+    m.quantity, m.status, m.payment_reference, m.gross_minor, m.tax_minor, m.tax_rate,
+    m.paid_gross_minor, m.paid_tax_minor, m.dropped
+FROM json_populate_recordset(NULL::order_lines, $1::json) AS m
 ON CONFLICT (order_id, line_id) DO UPDATE SET
     line_number = EXCLUDED.line_number, product_type = EXCLUDED.product_type,
     bucket = EXCLUDED.bucket, sku = EXCLUDED.sku, product_name = EXCLUDED.product_name,
@@ -115,8 +114,7 @@ async def record_inbox(
     messages: Sequence[tuple[str, str, str | None]],
 ) -> set[str]:
     """Insert (id, method, order id) rows; return the ids that were new."""
-    ids, methods, orders = zip(*messages, strict=True) if messages else ((), (), ())
-    rows = await connection.fetch(RECORD_INBOX, consumer, list(ids), list(methods), list(orders))
+    rows = await connection.fetch(RECORD_INBOX, consumer, _JSON.encode(messages).decode())
     return {row["message_id"] for row in rows}
 
 
@@ -201,10 +199,10 @@ async def save_orders(connection: asyncpg.Connection, states: Iterable[OrderStat
     states = sorted(states, key=lambda state: state.order_id)
     if not states:
         return
-    await connection.execute(UPSERT_ORDERS, *_columns([_order_row(s) for s in states], 17))
+    await connection.execute(UPSERT_ORDERS, _JSON.encode([_order_row(s) for s in states]).decode())
     lines = [_line_row(s.order_id, line) for s in states for line in s.lines.values()]
     if lines:
-        await connection.execute(UPSERT_LINES, *_columns(lines, 16))
+        await connection.execute(UPSERT_LINES, _JSON.encode(lines).decode())
     with_refunds = [s for s in states if s.refunds]
     if with_refunds:
         await connection.executemany(
@@ -241,10 +239,6 @@ async def save_orders(connection: asyncpg.Connection, states: Iterable[OrderStat
         await connection.executemany(UPSERT_SHIPMENT, shipments)
 
 
-def _columns(rows: list[tuple[object, ...]], width: int) -> list[list[object]]:
-    """Rows as one list per column, the shape `unnest` takes."""
-    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
-
 
 def _order(row: asyncpg.Record) -> OrderState:
     return OrderState(
@@ -270,14 +264,18 @@ def _order(row: asyncpg.Record) -> OrderState:
     )
 
 
-def _order_row(state: OrderState) -> tuple[object, ...]:
+def _order_row(state: OrderState) -> dict[str, object]:
     customer = state.customer
-    return (
-        state.order_id, state.known, state.store, state.currency, state.taxation, state.status,
-        state.status_reason, state.status_date, state.vat_country, customer.id, customer.type,
-        customer.segment, customer.email, customer.language, state.payment_method,
-        state.payment_reference, json.dumps(sorted(state.cancelled_line_ids)),
-    )
+    return {
+        "order_id": state.order_id, "known": state.known, "store": state.store,
+        "currency": state.currency, "taxation": state.taxation, "status": state.status,
+        "status_reason": state.status_reason, "status_date": state.status_date,
+        "vat_country": state.vat_country, "customer_id": customer.id,
+        "customer_type": customer.type, "customer_segment": customer.segment,
+        "customer_email": customer.email, "language": customer.language,
+        "payment_method": state.payment_method, "payment_reference": state.payment_reference,
+        "cancelled_line_ids": sorted(state.cancelled_line_ids),
+    }
 
 
 def _line(row: asyncpg.Record) -> LineState:
@@ -300,12 +298,15 @@ def _line(row: asyncpg.Record) -> LineState:
     )
 
 
-def _line_row(order_id: str, line: LineState) -> tuple[object, ...]:
-    return (
-        order_id, line.line_id, line.line_number, line.product_type, line.bucket, line.sku,
-        line.product_name, line.quantity, line.status, line.payment_reference, line.gross,
-        line.tax, line.tax_rate, line.paid_gross, line.paid_tax, line.dropped,
-    )
+def _line_row(order_id: str, line: LineState) -> dict[str, object]:
+    return {
+        "order_id": order_id, "line_id": line.line_id, "line_number": line.line_number,
+        "product_type": line.product_type, "bucket": line.bucket, "sku": line.sku,
+        "product_name": line.product_name, "quantity": line.quantity, "status": line.status,
+        "payment_reference": line.payment_reference, "gross_minor": line.gross,
+        "tax_minor": line.tax, "tax_rate": line.tax_rate, "paid_gross_minor": line.paid_gross,
+        "paid_tax_minor": line.paid_tax, "dropped": line.dropped,
+    }
 
 
 LOCK_ONE_ORDER = "SELECT * FROM orders WHERE order_id = $1 FOR UPDATE"
