@@ -17,6 +17,7 @@ import uvicorn
 from service.adapters.policy_file import PolicyFileError, load_policy
 from service.domain.policy import Policy
 from service.logging import configure_logging
+from service.operations.dead_letters import dead_letters
 from service.operations.keys import bank_key, tokens
 from service.operations.outbox import outbox
 from service.settings import Settings
@@ -27,6 +28,7 @@ cli = typer.Typer(
 cli.add_typer(outbox, name="outbox")
 cli.add_typer(bank_key, name="bank-key")
 cli.add_typer(tokens, name="tokens")
+cli.add_typer(dead_letters, name="dead-letters")
 
 
 @cli.command()
