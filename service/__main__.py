@@ -20,6 +20,7 @@ from service.logging import configure_logging
 from service.operations.dead_letters import dead_letters
 from service.operations.keys import bank_key, tokens
 from service.operations.outbox import outbox
+from service.operations.projection import projection
 from service.settings import Settings
 
 cli = typer.Typer(
@@ -29,6 +30,7 @@ cli.add_typer(outbox, name="outbox")
 cli.add_typer(bank_key, name="bank-key")
 cli.add_typer(tokens, name="tokens")
 cli.add_typer(dead_letters, name="dead-letters")
+cli.add_typer(projection, name="projection")
 
 
 @cli.command()
