@@ -259,7 +259,9 @@ def _embedded_tokens(settings: Settings) -> dict[str, str]:
     plaintext entries so that it can print them at every start (`tokens hash` hashes them)."""
     from service.adapters.auth import add_token, is_hashed, load_tokens
 
-    if settings.auth_tokens_file or settings.jwt_rules():
+    if settings.auth_tokens_file or settings.auth_jwt_key or settings.auth_jwt_key_file or (
+        settings.auth_jwt_jwks_url
+    ):
         return {}
     path = settings.run_dir / "tokens.toml"
     if not path.exists():

@@ -102,10 +102,9 @@ def hash_tokens_file(path: Path) -> tuple[int, int]:
     plain = [entry for entry in entries if not is_hashed(entry)]
     if not plain:
         return 0, len(entries)
-    text = "".join(
-        _entry(entry if is_hashed(entry) else token_hash(entry), who.user, who.role)
-        for entry, who in entries.items()
-    )
+    # a token listed both ways ends up once
+    hashed = {entry if is_hashed(entry) else token_hash(entry): who for entry, who in entries.items()}
+    text = "".join(_entry(entry, who.user, who.role) for entry, who in hashed.items())
     fresh = path.with_name(path.name + ".new")
     descriptor = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as file:

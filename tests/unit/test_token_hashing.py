@@ -73,3 +73,11 @@ def test_demo_tokens_may_be_kept_in_plaintext(tmp_path):
     path = tmp_path / "tokens.toml"
     token = add_token(path, "agent-42", "agent", hashed=False)
     assert load_tokens(path) == {token: Identity("agent-42", "agent")}
+
+
+def test_a_token_listed_both_plain_and_hashed_is_kept_once(tmp_path):
+    path = tmp_path / "tokens.toml"
+    path.write_text(f'[tokens."plain-1"]\nuser = "bo"\nrole = "agent"\n'
+                    f'[tokens."{token_hash("plain-1")}"]\nuser = "bo"\nrole = "agent"\n')
+    hash_tokens_file(path)
+    assert load_tokens(path) == {token_hash("plain-1"): Identity("bo", "agent")}
