@@ -9,11 +9,13 @@ import httpx
 import pytest
 
 from schemas import consumed as wire
-from service.service_layer.rebuild import PREVIOUS, SHADOW, Rebuild
-from tests.builders import line, refund, return_, unique
+from service.adapters.kafka import ensure_topics
+from service.domain.projection import ProjectionRules
+from service.service_layer.rebuild import PREVIOUS, SHADOW, Rebuild, RebuildRefused
+from tests.builders import encode, jsonrpc, line, order, refund, return_, unique
 from tests.conftest import Publish, balance_when, line_of
 from tests.integration.appeasing import TABLE_ORDER, given_order, grant
-from tests.integration.operating import run_cli
+from tests.integration.operating import run_cli, scratch_database
 
 pytestmark = pytest.mark.integration
 
@@ -116,3 +118,40 @@ async def test_the_rebuild_command_swaps_with_a_progress_report(app, api, publis
     assert swapped.code == 0, swapped.err
     assert "swapped: the rebuilt tables are live" in swapped.out
     assert await balances(api, list(before)) == before
+
+
+async def test_a_swap_that_would_orphan_an_appeasement_is_refused_and_the_live_tables_stay(
+    infra, producer
+):
+    # given a database of its own whose appeasement's order is on no topic any more
+    # (retention), and a topic holding one other order
+    topic = unique("oms-events").lower()
+    await ensure_topics(infra.bootstrap_servers, [topic], 1)
+    kept = unique("KEPT")
+    await producer.send_and_wait(topic, encode(jsonrpc(wire.ORDER_CREATED, {"order": order(
+        kept, [line("L1", 1, "10.00", "1.74")])})), key=kept.encode())
+    async with scratch_database(infra.database_url) as database:
+        pool = database.pool
+        await pool.execute("INSERT INTO orders (order_id, known) VALUES ('GONE-1', true)")
+        await pool.execute(
+            "INSERT INTO appeasements (appeasement_id, order_id, channel, idempotency_key, "
+            "request_hash, command_id, status, reason, requested_by, role, currency, taxation, "
+            "amount_minor, first_response) VALUES ('APP-GONE', 'GONE-1', 'http', 'k', 'h', 'c', "
+            "'RELEASED', 'DELIVERY_DELAYED', 'agent-42', 'agent', 'EUR', 'gross', 590, '{}')")
+        job = Rebuild(database.dsn, infra.bootstrap_servers, ProjectionRules(),
+                      dead_letter_topic="appeasement.dead_letter", topics=[topic])
+        try:
+            await job.prepare()
+            assert await job.replay() == 1
+            report = await job.compare()
+            assert (report.only_live, report.only_rebuilt) == (1, 1)
+            # when the swap is tried
+            with pytest.raises(RebuildRefused, match="appeasements"):
+                await job.swap()
+        finally:
+            await job.close()
+        # then the live projection is untouched and the rebuilt tables are left to inspect
+        assert await pool.fetchval("SELECT count(*) FROM orders WHERE order_id = 'GONE-1'") == 1
+        assert await pool.fetchval(f"SELECT count(*) FROM {SHADOW}.orders") == 1
+        assert await pool.fetchval(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = $1", PREVIOUS) == 0
