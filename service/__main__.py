@@ -1,5 +1,5 @@
 """The command line: `python -m service run | serve | migrate | demo | contracts | policy |
-outbox`."""
+token | tokens | bank-key | outbox | dead-letters | projection`."""
 
 from __future__ import annotations
 
@@ -18,13 +18,20 @@ from pydantic import SecretStr
 from service.adapters.policy_file import PolicyFileError, load_policy
 from service.domain.policy import Policy
 from service.logging import configure_logging
-from service.operations import outbox
+from service.operations.dead_letters import dead_letters
+from service.operations.keys import bank_key, tokens
+from service.operations.outbox import outbox
+from service.operations.projection import projection
 from service.settings import Settings
 
 cli = typer.Typer(
     add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False
 )
 cli.add_typer(outbox, name="outbox")
+cli.add_typer(bank_key, name="bank-key")
+cli.add_typer(tokens, name="tokens")
+cli.add_typer(dead_letters, name="dead-letters")
+cli.add_typer(projection, name="projection")
 
 
 @cli.command()
@@ -129,13 +136,14 @@ def demo(
 
     from schemas.consumed import ORDER_CREATED
     from schemas.examples import order, request
-    from service.adapters.auth import load_tokens
+    from service.adapters.auth import is_hashed, load_tokens
 
     order_id = order_id or f"DEMO-{uuid.uuid4().hex[:8].upper()}"
     if token is None:
         settings = Settings()
         path = settings.auth_tokens_file or settings.run_dir / "tokens.toml"
-        known = load_tokens(path) if path.exists() else {}
+        known = {t: who for t, who in (load_tokens(path) if path.exists() else {}).items()
+                 if not is_hashed(t)}
         token = next((t for t, who in known.items() if who.role == "agent"), next(iter(known), ""))
     authorization = {"Authorization": f"Bearer {token}"}
     message = request(ORDER_CREATED, {"order": order(order_id)}, str(uuid.uuid4()))
@@ -242,20 +250,14 @@ def token(
     role: str = typer.Option(..., help="A role of the policy file"),
     file: Path = typer.Option(None, help="Default: AUTH_TOKENS_FILE, else RUN_DIR/tokens.toml"),
 ) -> None:
-    """Add a bearer token for USER with ROLE to the tokens file, and print it."""
+    """Add a bearer token for USER with ROLE to the tokens file (its hash only); print it once."""
     from service.adapters.auth import add_token
 
     settings = Settings()
     path = file or settings.auth_tokens_file or settings.run_dir / "tokens.toml"
     typer.echo(add_token(path, user, role))
-
-
-@cli.command(name="bank-key")
-def bank_key() -> None:
-    """Print a new key for BANK_DETAILS_KEY (Fernet: 32 url-safe base64-encoded bytes)."""
-    from service.adapters.sealing import new_key
-
-    typer.echo(new_key())
+    typer.echo(f"{path} keeps only its hash: keep the token now, it is not shown again",
+               err=True)
 
 
 def _secret_file(path: Path) -> str:
@@ -270,17 +272,21 @@ def _secret_file(path: Path) -> str:
 
 
 def _embedded_tokens(settings: Settings) -> dict[str, str]:
-    """Without a tokens file or JWT key, `run` keeps demo tokens in RUN_DIR/tokens.toml."""
-    from service.adapters.auth import add_token, load_tokens
+    """Without a tokens file or JWT key, `run` keeps demo tokens in RUN_DIR/tokens.toml, as
+    plaintext entries so that it can print them at every start (`tokens hash` hashes them)."""
+    from service.adapters.auth import add_token, is_hashed, load_tokens
 
-    if settings.auth_tokens_file or settings.jwt_rules():
+    if settings.auth_tokens_file or settings.auth_jwt_key or settings.auth_jwt_key_file or (
+        settings.auth_jwt_jwks_url
+    ):
         return {}
     path = settings.run_dir / "tokens.toml"
     if not path.exists():
         for user, role in (("agent-42", "agent"), ("lead-7", "lead"), ("manager-1", "manager")):
-            add_token(path, user, role)
+            add_token(path, user, role, hashed=False)
     settings.auth_tokens_file = path
-    return {identity.role: token for token, identity in load_tokens(path).items()}
+    return {identity.role: token for token, identity in load_tokens(path).items()
+            if not is_hashed(token)}
 
 
 def _print_tokens(settings: Settings, tokens: dict[str, str]) -> None:

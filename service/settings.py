@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service.adapters.auth import JwtRules
+from service.adapters.auth import AuthConfigError, JwtRules
 from service.adapters.kafka import KafkaSecurity
 from service.adapters.shared_secret import SharedSecret
 from service.domain.projection import ProjectionRules
@@ -76,9 +76,16 @@ class Settings(BaseSettings):
     auth_jwt_role_claim: str = "role"
     auth_jwt_audience: str | None = None
     auth_jwt_issuer: str | None = None
+    auth_jwt_jwks_url: str | None = Field(
+        None, description="JWKS URL whose keys verify JWTs (by `kid`), instead of AUTH_JWT_KEY"
+    )
+    auth_jwt_jwks_cache_seconds: float = Field(
+        300.0, gt=0, description="How long the fetched key set is kept before it is fetched again"
+    )
 
     bank_details_key: str | None = Field(
-        None, description="Fernet key sealing bank details at rest; `make run` makes one"
+        None, description="Fernet key sealing bank details at rest, or several separated by "
+        "commas (the first seals, all open); `make run` makes one",
     )
     refund_unable_payment_methods: list[str] = Field(
         ["cod"], description="Payment methods that cannot refund: bank transfer needed"
@@ -147,12 +154,17 @@ class Settings(BaseSettings):
         key = self.auth_jwt_key
         if key is None and self.auth_jwt_key_file is not None:
             key = self.auth_jwt_key_file.read_text()
-        if not key:
+        if key and self.auth_jwt_jwks_url:
+            raise AuthConfigError(
+                "set AUTH_JWT_KEY (or AUTH_JWT_KEY_FILE) or AUTH_JWT_JWKS_URL, not both"
+            )
+        if not key and not self.auth_jwt_jwks_url:
             return None
         return JwtRules(
-            key=key, algorithms=tuple(self.auth_jwt_algorithms),
+            key=key or "", algorithms=tuple(self.auth_jwt_algorithms),
             role_claim=self.auth_jwt_role_claim, audience=self.auth_jwt_audience,
-            issuer=self.auth_jwt_issuer,
+            issuer=self.auth_jwt_issuer, jwks_url=self.auth_jwt_jwks_url,
+            jwks_cache_seconds=self.auth_jwt_jwks_cache_seconds,
         )
 
     @model_validator(mode="after")

@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
 import asyncpg
 import typer
 
 from service.adapters import outbox as rows
-from service.settings import Settings
-
-T = TypeVar("T")
+from service.operations.common import with_connection as _with_connection
 
 outbox = typer.Typer(no_args_is_help=True, help="The outbox: what waits, what is quarantined.")
-
-
-def _with_connection(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    url = Settings().database_url
-    if not url:
-        typer.echo("DATABASE_URL is not set", err=True)
-        raise typer.Exit(2)
-
-    async def main() -> T:
-        connection = await asyncpg.connect(url)
-        try:
-            return await work(connection)
-        finally:
-            await connection.close()
-
-    return asyncio.run(main())
 
 
 @outbox.command()

@@ -1,0 +1,1 @@
+"""Operator commands of `python -m service`: outbox, dead letters, projection, keys, tokens."""
