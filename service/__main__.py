@@ -1,5 +1,5 @@
 """The command line: `python -m service run | serve | migrate | demo | contracts | policy |
-outbox`."""
+outbox | bulk`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import typer
 import uvicorn
 
 from service.adapters.policy_file import PolicyFileError, load_policy
+from service.bulk_cli import bulk
 from service.domain.policy import Policy
 from service.logging import configure_logging
 from service.operations import outbox
@@ -24,6 +25,7 @@ cli = typer.Typer(
     add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False
 )
 cli.add_typer(outbox, name="outbox")
+cli.add_typer(bulk, name="bulk")
 
 
 @cli.command()

@@ -28,6 +28,7 @@ from service.entrypoints.consumers import ConsumerGroup, register_commands, regi
 from service.entrypoints.publications import declare_publications
 from service.retry import Backoff
 from service.service_layer.appeasements import Appeasements
+from service.service_layer.bulk import BulkRunner, Bulks
 from service.service_layer.claims import Claims
 from service.service_layer.commands import CommandHandler
 from service.service_layer.history import History
@@ -36,6 +37,7 @@ from service.service_layer.outcomes import Outcomes
 from service.service_layer.refund_events import RefundEvents
 from service.service_layer.refusals import Refusals
 from service.service_layer.relay import OutboxRelay
+from service.service_layer.reports import Reports
 from service.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -61,6 +63,9 @@ class Service:
     claims: Claims
     policy: Policy
     history: History
+    bulks: Bulks
+    bulk_runner: BulkRunner
+    reports: Reports
     consumers: dict[str, ConsumerGroup] = field(default_factory=dict)
     _kafka: asyncio.Task[None] | None = None
 
@@ -78,6 +83,7 @@ class Service:
         await self.database.connect()
         if self.settings.migrate_on_start:
             await migrate(self.database.pool)
+        await self.bulk_runner.start()
         self._kafka = asyncio.create_task(self._start_kafka(), name="kafka-start")
         log.info("service serving; joining Kafka in the background")
 
@@ -115,6 +121,7 @@ class Service:
             self._kafka.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._kafka
+        await self.bulk_runner.stop()
         await self.relay.stop()
         await self.broker.stop()
         await self.database.close()
@@ -203,9 +210,14 @@ def build_service(settings: Settings) -> Service:
         max_backoff=settings.db_retry_max_seconds,
         quarantine_after=settings.outbox_quarantine_after, alerts_topic=settings.alerts_topic,
     )
+    bulk_runner = BulkRunner(
+        database, appeasements, poll_seconds=settings.bulk_poll_seconds,
+        max_backoff=settings.db_retry_max_seconds,
+    )
     return Service(
         settings, database, broker, projector, appeasements, relay, authenticator,
         Claims(database, policy), policy, History(database),
+        Bulks(database, appeasements, policy, bulk_runner), bulk_runner, Reports(database),
         {"oms-events": projection, "commands": commands},
     )
 
