@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
+
+log = structlog.get_logger(__name__)
 
 PAGES = Path(__file__).resolve().parent / "backoffice"
 #: Every asset comes from the service itself; nothing from elsewhere runs in the page.
@@ -36,4 +39,7 @@ class _Pages(StaticFiles):
 
 
 def mount(app: FastAPI) -> None:
-    app.mount("/backoffice", _Pages(directory=PAGES, html=True), name="backoffice")
+    if not (PAGES / "index.html").exists():  # an install without the pages: the API still serves
+        log.warning("the back office pages are not installed", folder=str(PAGES))
+    app.mount("/backoffice", _Pages(directory=PAGES, html=True, check_dir=False),
+              name="backoffice")
