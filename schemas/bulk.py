@@ -10,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, 
 from schemas.appeasements import Amount, BucketName, Percent
 from schemas.base import FreeText, Reference
 
-#: How many orders one bulk appeasement may select.
+#: How many orders one bulk appeasement may select (a carrier's shipments, a CSV file).
 MAX_BULK_ORDERS = 10_000
+#: How many order ids a list in the body may name; more go in a CSV file.
+MAX_LISTED_ORDERS = 500
 
 
 def _one_of(choices: dict[str, tuple[str, ...]], fields: dict[str, Any]) -> list[Any]:
@@ -78,7 +80,9 @@ class BulkSelection(BaseModel):
         ),
     })
 
-    order_ids: list[Reference] | None = Field(None, max_length=MAX_BULK_ORDERS)
+    order_ids: list[Reference] | None = Field(
+        None, max_length=MAX_LISTED_ORDERS, description="More orders: use `csv`"
+    )
     csv: str | None = Field(None, max_length=60_000, description="An uploaded CSV file's text")
     carrier: Reference | None = Field(None, description="A package carrier of the shipments")
     shipped_from: datetime | None = Field(None, description="Shipped at or after (with `carrier`)")
