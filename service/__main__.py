@@ -223,6 +223,7 @@ def _print_banner(settings: Settings, *, embedded_db: bool, embedded_kafka: bool
         "",
         "Appeasement service",
         f"  HTTP API     {base}   (docs {base}/docs, AsyncAPI {base}/asyncapi)",
+        f"  Back office  {base}/backoffice/   (sign in with a token below)",
         f"  PostgreSQL   {settings.database_url}{database_note}",
         f"  Kafka        {settings.kafka_bootstrap_servers}{kafka_note}",
         "  Try          make demo",
