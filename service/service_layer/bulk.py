@@ -49,6 +49,9 @@ from service.service_layer.views import iso
 
 log = structlog.get_logger(__name__)
 
+#: Orders previewed at once during a dry run (each takes a pooled connection).
+DRY_RUN_CONCURRENCY = 4
+
 DRAFT, RUNNING, DONE, CANCELLED = "DRAFT", "RUNNING", "DONE", "CANCELLED"
 PENDING, GRANTED, HELD, REFUSED = "PENDING", "GRANTED", "HELD", "REFUSED"
 
@@ -92,11 +95,15 @@ class Bulks:
             raise NoOrdersSelected("the selection names no order")
         async with self._database.pool.acquire() as connection:
             known = await bulk_repo.known_orders(connection, order_ids)
-        items = [
-            await self._dry_run(order_id, body, caller) if order_id in known
-            else _refused_at_once(order_id, OrderNotFound(order_id))
-            for order_id in order_ids
-        ]
+        room = asyncio.Semaphore(DRY_RUN_CONCURRENCY)
+
+        async def dry_run(order_id: str) -> dict[str, Any]:
+            if order_id not in known:
+                return _refused_at_once(order_id, OrderNotFound(order_id))
+            async with room:
+                return await self._dry_run(order_id, body, caller)
+
+        items = await asyncio.gather(*(dry_run(order_id) for order_id in order_ids))
         bulk_id = "BLK-" + ids.appeasement_id().removeprefix("APP-")
         async with self._database.pool.acquire() as connection, connection.transaction():
             await bulk_repo.insert(connection, {

@@ -7,7 +7,7 @@ from playwright.async_api import Page, expect
 
 from tests.browser.conftest import open_order, screenshot, sign_in
 from tests.builders import unique
-from tests.integration.appeasing import TABLE_ORDER, given_order
+from tests.integration.appeasing import LEAD_AS_AGENT, TABLE_ORDER, given_order, grant
 
 pytestmark = pytest.mark.integration
 
@@ -160,3 +160,57 @@ async def test_a_claim_is_opened_on_some_lines_linked_and_closed_for_good(page, 
     await expect(closed).to_have_attribute("data-status", "CLOSED")
     await expect(closed).to_contain_text("20.00 EUR PENDINGRELEASE")
     await expect(closed.get_by_role("button")).to_have_count(0)
+
+
+async def test_the_other_seed_examples_from_the_browser(page, api, publish):
+    # given the scratched-table order
+    order_id = unique("SEEDS")
+    await given_order(api, publish, order_id, TABLE_ORDER)
+    await sign_in(page, "agent")
+    await open_order(page, order_id)
+    history = page.get_by_test_id("history").locator("article")
+    # when the candles' price is corrected by 10.00 on their line
+    await page.get_by_label("Reason", exact=True).select_option("CORRECTION_PRICE")
+    await expect(page.get_by_test_id("reason-buckets")).to_have_text(
+        "This reason may credit: overage, product, tax.")
+    await page.get_by_label("Per line").check()
+    await page.get_by_label("Amount, line 2").fill("10.00")
+    await page.get_by_role("button", name="Calculate").click()
+    await expect(page.get_by_test_id("totals")).to_contain_text("8.26 EUR")
+    await page.get_by_role("button", name="Grant").click()
+    await expect(history).to_have_count(1)
+    # and part of the shipping is given back for an express parcel that came late
+    await page.get_by_label("Reason", exact=True).select_option("REFUND_EXPRESS_COSTS")
+    await page.get_by_label("Shipping", exact=True).fill("2.00")
+    await page.get_by_role("button", name="Grant").click()
+    await expect(history).to_have_count(2)
+    # and the rest of the shipping for a parcel 4 days late
+    await page.get_by_label("Reason", exact=True).select_option("DELIVERY_DELAYED")
+    await page.get_by_label("Shipping", exact=True).fill("3.90")
+    await page.get_by_role("button", name="Grant").click()
+    await expect(history).to_have_count(3)
+    # then the three are granted as asked, and the shipping is used up
+    granted = sorted((a["reason"], a["amount"]) for a in await appeasements_of(api, order_id))
+    assert granted == [("CORRECTION_PRICE", "10.00"), ("DELIVERY_DELAYED", "3.90"),
+                       ("REFUND_EXPRESS_COSTS", "2.00")]
+    shipping = page.get_by_test_id("lines").locator("tr[data-line=L3] [data-figure=creditable]")
+    await expect(shipping).to_contain_text("0.00")
+
+
+async def test_the_queue_shows_the_four_eyes_refusal_of_the_api(page, api, publish):
+    # given lead-7, acting as an agent, asked for more than the agent's limit
+    order_id = unique("OWN")
+    await given_order(api, publish, order_id, TABLE_ORDER)
+    held = await grant(api, order_id, {"reason": "ARTICLE_DEFECTIVE",
+                                       "amounts": {"product": "150.00"}}, caller=LEAD_AS_AGENT)
+    appeasement_id = held.json()["id"]
+    # when lead-7 tries to approve it in the queue
+    await sign_in(page, "lead")
+    await page.get_by_role("link", name="Approvals").click()
+    row = page.locator(f"tr[data-appeasement='{appeasement_id}']")
+    await row.get_by_role("button", name=f"Approve {appeasement_id}").click()
+    # then the API's refusal is shown in the row, and it stays held
+    await expect(row.get_by_role("alert")).to_contain_text(
+        "You asked for this one: someone else must approve it. (APPROVER_IS_REQUESTER)")
+    current = await api.get(f"/v1/appeasements/{appeasement_id}")
+    assert current.json()["status"] == "PENDINGAPPROVAL"

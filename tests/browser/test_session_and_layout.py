@@ -8,7 +8,7 @@ import jwt
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import open_order, sign_in
+from tests.browser.conftest import open_order, screenshot, sign_in
 from tests.builders import unique
 from tests.conftest import JWT_SECRET
 from tests.integration.appeasing import TABLE_ORDER, given_order
@@ -99,5 +99,7 @@ async def test_the_pages_fit_the_screen(browser, served, api, publish, width):
             await page.wait_for_load_state("networkidle")
             # wide tables scroll inside their own box; the page itself never scrolls sideways
             assert await page.evaluate("() => document.documentElement.scrollWidth") <= width
+            if path.startswith("#/orders"):
+                await screenshot(page, f"order-page-{width}px")
     finally:
         await context.close()

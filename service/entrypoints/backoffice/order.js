@@ -99,6 +99,11 @@ function grantSection(order, openClaims, reload) {
   const reason = h("select", {name: "reason", required: true},
     h("option", {value: ""}, "Choose a reason"),
     reasons.map((r) => h("option", {value: r.code}, `${r.label} (${r.code})`)));
+  const reasonHint = h("p", {class: "hint", "aria-live": "polite", "data-testid": "reason-buckets"});
+  reason.addEventListener("change", () => {
+    const chosen = reasons.find((r) => r.code === reason.value);
+    reasonHint.textContent = chosen ? `This reason may credit: ${chosen.buckets.join(", ")}.` : "";
+  });
   const shapes = [["amounts", "Order-level amounts"], ["lines", "Per line"], ["percent", "Percentage of the order"]];
   const shapeChoice = h("fieldset", {class: "choice"}, h("legend", {}, "What to give"),
     shapes.map(([value, label], index) => h("label", {class: "radio"},
@@ -136,7 +141,7 @@ function grantSection(order, openClaims, reload) {
   const form = h("form", {class: "card", "aria-labelledby": "grant-title", novalidate: true,
     onsubmit: (event) => { event.preventDefault(); send(true); }},
   h("h2", {id: "grant-title"}, "New appeasement"),
-  field("Reason", reason), shapeChoice, amounts, lines, percent,
+  field("Reason", reason), reasonHint, shapeChoice, amounts, lines, percent,
   field("Comment", comment), field("Claim", claim),
   formError,
   h("div", {class: "actions"}, calculate, grant),
