@@ -28,7 +28,8 @@ from service.entrypoints.consumers import ConsumerGroup, register_commands, regi
 from service.entrypoints.publications import declare_publications
 from service.retry import Backoff
 from service.service_layer.appeasements import Appeasements
-from service.service_layer.bulk import BulkRunner, Bulks
+from service.service_layer.bulk import Bulks
+from service.service_layer.bulk_runner import BulkRunner
 from service.service_layer.claims import Claims
 from service.service_layer.commands import CommandHandler
 from service.service_layer.history import History

@@ -10,7 +10,8 @@ from fastapi.responses import Response
 from schemas.bulk import BulkOut, BulkRequest, BulkSummaryOut
 from service.entrypoints.appeasement_routes import CallerDep, Id, Reader
 from service.entrypoints.problems import problem_responses
-from service.service_layer.bulk import Bulks, bulk_csv
+from service.service_layer.bulk import Bulks
+from service.service_layer.bulk_views import bulk_csv
 
 router = APIRouter(tags=["bulk appeasements"])
 CSV = "text/csv"

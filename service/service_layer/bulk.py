@@ -11,38 +11,22 @@ Role limits and four eyes apply to each order as to a single grant.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
-import json
-from collections import Counter
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import structlog
 
 from schemas.appeasements import REQUEST, AppeasementRequest
-from schemas.bulk import (
-    MAX_BULK_ORDERS,
-    BulkCounts,
-    BulkItemOut,
-    BulkOut,
-    BulkPreviewOut,
-    BulkRequest,
-    BulkSelection,
-    BulkShape,
-    BulkSummaryOut,
-    DryRunOut,
-)
+from schemas.bulk import MAX_BULK_ORDERS, BulkOut, BulkRequest, BulkSelection, BulkSummaryOut
 from service.adapters import bulk_repo
-from service.adapters.db import TRANSIENT_ERRORS
 from service.domain.errors import DomainError
-from service.domain.lifecycle import PENDING_APPROVAL
 from service.domain.policy import Policy
-from service.retry import Backoff
 from service.service_layer import ids
-from service.service_layer.appeasements import Appeasements, Caller, GrantAppeasement
+from service.service_layer.appeasements import Appeasements, Caller
+from service.service_layer.bulk_runner import REFUSED, BulkRunner
+from service.service_layer.bulk_views import bulk_out, counts_out
 from service.service_layer.ports import PoolSource
 from service.service_layer.queries import OrderNotFound, order_balance
 from service.service_layer.views import iso
@@ -51,10 +35,6 @@ log = structlog.get_logger(__name__)
 
 #: Orders previewed at once during a dry run (each takes a pooled connection).
 DRY_RUN_CONCURRENCY = 4
-
-DRAFT, RUNNING, DONE, CANCELLED = "DRAFT", "RUNNING", "DONE", "CANCELLED"
-PENDING, GRANTED, HELD, REFUSED = "PENDING", "GRANTED", "HELD", "REFUSED"
-
 
 class BulkNotFound(DomainError):
     code = "BULK_NOT_FOUND"
@@ -69,11 +49,6 @@ class BulkNotRunnable(DomainError):
     """Only a dry-run bulk can be run, and only a draft or running one cancelled."""
 
     code = "BULK_NOT_RUNNABLE"
-
-
-def bulk_key(bulk_id: str, order_id: str) -> str:
-    """The idempotency key of the grant a bulk makes on one order."""
-    return f"bulk:{bulk_id}:{order_id}"
 
 
 class Bulks:
@@ -143,7 +118,7 @@ class Bulks:
             if bulk is None:
                 raise BulkNotFound(f"no bulk appeasement {bulk_id}", bulk_id=bulk_id)
             rows = await bulk_repo.items(connection, bulk_id)
-        return _bulk_out(bulk, rows)
+        return bulk_out(bulk, rows)
 
     async def recent(self, limit: int = 50) -> list[BulkSummaryOut]:
         async with self._database.pool.acquire() as connection:
@@ -153,7 +128,7 @@ class Bulks:
             BulkSummaryOut(
                 id=b["bulk_id"], name=b["name"], reason=b["reason"], status=b["status"],
                 created_by=b["created_by"], created_at=iso(b["created_at"]),
-                progress=_counts(counted.get(b["bulk_id"], [])),
+                progress=counts_out(counted.get(b["bulk_id"], [])),
             )
             for b in bulks
         ]
@@ -238,188 +213,3 @@ def orders_of_csv(text: str) -> list[str]:
     if rows and rows[0][0].strip().lower() in {"order_id", "order", "order id", "id"}:
         rows = rows[1:]
     return [row[0].strip() for row in rows]
-
-
-class BulkRunner:
-    """Grants the items of running bulks, one at a time, in the background; picks up the
-    bulks left running by a stopped instance when it starts."""
-
-    def __init__(
-        self, database: PoolSource, appeasements: Appeasements, *, poll_seconds: float = 1.0,
-        max_backoff: float = 30.0,
-    ) -> None:
-        self._database = database
-        self._appeasements = appeasements
-        self._poll_seconds = poll_seconds
-        self._max_backoff = max_backoff
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="bulk-runner")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        backoff = Backoff(first=0.2, cap=self._max_backoff)
-        while True:
-            try:
-                await self.run_pending()
-                backoff = Backoff(first=0.2, cap=self._max_backoff)
-            except TRANSIENT_ERRORS as error:
-                delay = backoff.delay()
-                log.warning("bulk runner paused: database unavailable", error=repr(error),
-                            retry_in=delay)
-                await asyncio.sleep(delay)
-                continue
-            except Exception:  # noqa: BLE001 - a defect is logged; the item is tried again
-                delay = backoff.delay()
-                log.exception("bulk runner failed", retry_in=delay)
-                await asyncio.sleep(delay)
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
-
-    async def run_pending(self) -> None:
-        """Work every running bulk until none has an item left for this runner."""
-        async with self._database.pool.acquire() as connection:
-            bulk_ids = await bulk_repo.running(connection)
-        for bulk_id in bulk_ids:
-            while await self.step(bulk_id):
-                pass
-
-    async def step(self, bulk_id: str) -> bool:
-        """Grant the bulk's next free item; False when none is left (or it was cancelled).
-
-        The item stays locked until its outcome is written in the same transaction: a
-        runner that dies in between leaves it pending, and the grant under the same key
-        answers again the first time.
-        """
-        async with self._database.pool.acquire() as connection, connection.transaction():
-            bulk = await bulk_repo.share(connection, bulk_id)
-            if bulk is None or bulk["status"] != RUNNING:
-                return False
-            item = await bulk_repo.claim_next(connection, bulk_id)
-            if item is None:
-                if not await bulk_repo.any_pending(connection, bulk_id):
-                    await bulk_repo.finish(connection, bulk_id)
-                    log.info("bulk appeasement done", bulk_id=bulk_id)
-                return False
-            outcome = await self._grant(bulk, item)
-            await bulk_repo.record_outcome(connection, bulk_id, item["position"], **outcome)
-        return True
-
-    async def _grant(self, bulk: asyncpg.Record, item: asyncpg.Record) -> dict[str, Any]:
-        if item["request"] is None:  # the dry run could not even make the request
-            return {"status": REFUSED, "code": item["preview_code"],
-                    "message": item["preview_message"]}
-        command = GrantAppeasement(
-            order_id=item["order_id"],
-            request=REQUEST.validate_python(json.loads(item["request"])),
-            caller=Caller(user=bulk["run_by"], role=bulk["run_role"]),
-            channel="bulk",
-            idempotency_key=bulk_key(bulk["bulk_id"], item["order_id"]),
-        )
-        try:
-            granted = await self._appeasements.grant(command)
-        except DomainError as error:
-            return {"status": REFUSED, "code": error.code, "message": error.message}
-        body = granted.appeasement
-        return {
-            "status": HELD if body["status"] == PENDING_APPROVAL else GRANTED,
-            "appeasement_id": body["id"], "amount": body["amount"],
-            "currency": body["currency"],
-        }
-
-
-def _counts(rows: list[tuple[str, str | None, int]]) -> BulkCounts:
-    by_status: Counter[str] = Counter()
-    refused: Counter[str] = Counter()
-    for status, code, n in rows:
-        by_status[status] += n
-        if status == REFUSED:
-            refused[code or "UNKNOWN"] += n
-    done = by_status[GRANTED] + by_status[HELD] + by_status[REFUSED]
-    return BulkCounts(
-        total=sum(by_status.values()), done=done, pending=by_status[PENDING],
-        granted=by_status[GRANTED], held=by_status[HELD], refused=by_status[REFUSED],
-        cancelled=by_status[CANCELLED], refused_by_code=dict(sorted(refused.items())),
-    )
-
-
-def _dry_run(rows: list[asyncpg.Record]) -> DryRunOut:
-    by_status = Counter(row["preview_status"] for row in rows)
-    refused = Counter(row["preview_code"] for row in rows if row["preview_status"] == REFUSED)
-    amounts: dict[str, Decimal] = {}
-    for row in rows:
-        if row["preview_status"] != REFUSED and row["preview_amount"] is not None:
-            amounts[row["currency"]] = amounts.get(row["currency"], Decimal(0)) + Decimal(
-                row["preview_amount"]
-            )
-    return DryRunOut(
-        would_grant=by_status.get("PENDINGRELEASE", 0),
-        would_hold=by_status.get(PENDING_APPROVAL, 0),
-        would_refuse=by_status.get(REFUSED, 0),
-        refused_by_code=dict(sorted(refused.items())),
-        amount_by_currency={code: str(total) for code, total in sorted(amounts.items())},
-    )
-
-
-def _bulk_out(bulk: asyncpg.Record, rows: list[asyncpg.Record]) -> BulkOut:
-    def when(value: Any) -> str | None:
-        return None if value is None else iso(value)
-
-    return BulkOut(
-        id=bulk["bulk_id"], name=bulk["name"], reason=bulk["reason"], comment=bulk["comment"],
-        request=BulkShape.model_validate(json.loads(bulk["shape"])),
-        selection=BulkSelection.model_validate(json.loads(bulk["selection"])),
-        status=bulk["status"], created_by=bulk["created_by"], role=bulk["role"],
-        created_at=iso(bulk["created_at"]), run_by=bulk["run_by"],
-        started_at=when(bulk["started_at"]), finished_at=when(bulk["finished_at"]),
-        cancelled_by=bulk["cancelled_by"],
-        dry_run=_dry_run(rows),
-        progress=_counts([(row["status"], row["code"], 1) for row in rows]),
-        items=[
-            BulkItemOut(
-                order_id=row["order_id"], status=row["status"],
-                dry_run=BulkPreviewOut(
-                    status=row["preview_status"], amount=row["preview_amount"],
-                    code=row["preview_code"], message=row["preview_message"],
-                ),
-                appeasement_id=row["appeasement_id"], amount=row["amount"],
-                currency=row["currency"], code=row["code"], message=row["message"],
-                done_at=when(row["done_at"]),
-            )
-            for row in rows
-        ],
-    )
-
-
-BULK_CSV_COLUMNS = (
-    "order_id", "status", "appeasement_id", "amount", "currency", "code", "message",
-    "dry_run_status", "dry_run_amount", "dry_run_code",
-)
-
-
-def bulk_csv(bulk: BulkOut) -> str:
-    """One row per order: what the run did, and what the dry run said."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(BULK_CSV_COLUMNS)
-    for item in bulk.items:
-        writer.writerow([
-            item.order_id, item.status, item.appeasement_id, item.amount, item.currency,
-            item.code, item.message, item.dry_run.status, item.dry_run.amount,
-            item.dry_run.code,
-        ])
-    return out.getvalue()

@@ -6,7 +6,8 @@ import csv
 import io
 
 from schemas.reports import ReportOut, ReportRowOut
-from service.service_layer.bulk import bulk_key, orders_of_csv
+from service.service_layer.bulk import orders_of_csv
+from service.service_layer.bulk_runner import bulk_key
 from service.service_layer.reports import report_csv
 
 
