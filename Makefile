@@ -30,6 +30,7 @@ run: $(STAMP)
 	$(PY) -m service run
 
 test: $(STAMP)
+	sh tests/browser/chromium.sh
 	$(PY) -m pytest -q
 
 unit: $(STAMP)

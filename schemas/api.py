@@ -70,3 +70,21 @@ class Problem(BaseModel):
     @classmethod
     def of(cls, status: int, code: str, title: str, detail: str | None = None, **extra: Any) -> Problem:
         return cls(status=status, code=code, title=title, detail=detail, **extra)
+
+
+class ReasonOut(BaseModel):
+    code: str = Field(examples=["DELIVERY_DELAYED"])
+    label: str
+    buckets: list[str] = Field(description="What the reason may credit")
+
+
+class CallerOut(BaseModel):
+    """Who the bearer token names, and what the policy lets that role do."""
+
+    user: str
+    role: str
+    may: list[str] = Field(description="Of read, grant, approve, claims", examples=[["read"]])
+    max_per_appeasement: str | None = None
+    max_per_order: str | None = None
+    above_limit: str | None = Field(None, description="reject or hold")
+    reasons: list[ReasonOut]

@@ -1,5 +1,5 @@
 """The command line: `python -m service run | serve | migrate | demo | contracts | policy |
-token | tokens | bank-key | outbox | dead-letters | projection`."""
+token | tokens | bank-key | outbox | dead-letters | projection | bulk`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from service.adapters.policy_file import PolicyFileError, load_policy
+from service.bulk_cli import bulk
 from service.domain.policy import Policy
 from service.logging import configure_logging
 from service.operations.dead_letters import dead_letters
@@ -32,6 +33,7 @@ cli.add_typer(bank_key, name="bank-key")
 cli.add_typer(tokens, name="tokens")
 cli.add_typer(dead_letters, name="dead-letters")
 cli.add_typer(projection, name="projection")
+cli.add_typer(bulk, name="bulk")
 
 
 @cli.command()
@@ -232,6 +234,7 @@ def _print_banner(settings: Settings, *, embedded_db: bool, embedded_kafka: bool
         "",
         "Appeasement service",
         f"  HTTP API     {base}   (docs {base}/docs, AsyncAPI {base}/asyncapi)",
+        f"  Back office  {base}/backoffice/   (sign in with a token below)",
         f"  PostgreSQL   {settings.database_url}{database_note}",
         f"  Kafka        {settings.kafka_bootstrap_servers}{kafka_note}",
         f"  MCOM ingress POST {base}{settings.mcom_path}   ({settings.mcom_auth_header}: "

@@ -32,6 +32,8 @@ from service.entrypoints.publications import declare_publications
 from service.retry import Backoff
 from service.service_layer import gauges
 from service.service_layer.appeasements import Appeasements
+from service.service_layer.bulk import Bulks
+from service.service_layer.bulk_runner import BulkRunner
 from service.service_layer.claims import Claims
 from service.service_layer.commands import CommandHandler
 from service.service_layer.history import History
@@ -41,6 +43,7 @@ from service.service_layer.outcomes import Outcomes
 from service.service_layer.refund_events import RefundEvents
 from service.service_layer.refusals import Refusals
 from service.service_layer.relay import OutboxRelay
+from service.service_layer.reports import Reports
 from service.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -66,6 +69,9 @@ class Service:
     claims: Claims
     policy: Policy
     history: History
+    bulks: Bulks
+    bulk_runner: BulkRunner
+    reports: Reports
     consumers: dict[str, ConsumerGroup] = field(default_factory=dict)
     mcom: McomIngress | None = None
     mcom_secret: SharedSecret | None = None
@@ -86,6 +92,7 @@ class Service:
         await self.database.connect()
         if self.settings.migrate_on_start:
             await migrate(self.database.pool)
+        await self.bulk_runner.start()
         self._kafka = asyncio.create_task(self._start_kafka(), name="kafka-start")
         log.info("service serving; joining Kafka in the background")
 
@@ -123,6 +130,7 @@ class Service:
             self._kafka.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._kafka
+        await self.bulk_runner.stop()
         await self.relay.stop()
         await self.broker.stop()
         await self.database.close()
@@ -219,9 +227,14 @@ def build_service(settings: Settings) -> Service:
         max_backoff=settings.db_retry_max_seconds,
         quarantine_after=settings.outbox_quarantine_after, alerts_topic=settings.alerts_topic,
     )
+    bulk_runner = BulkRunner(
+        database, appeasements, poll_seconds=settings.bulk_poll_seconds,
+        max_backoff=settings.db_retry_max_seconds,
+    )
     return Service(
         settings, database, broker, projector, appeasements, relay, authenticator,
         Claims(database, policy), policy, History(database),
+        Bulks(database, appeasements, policy, bulk_runner), bulk_runner, Reports(database),
         {"oms-events": projection, "commands": commands},
         mcom=McomIngress(projector, command_handler, source=settings.mcom_path),
         mcom_secret=settings.mcom_secret(),

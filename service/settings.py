@@ -110,6 +110,10 @@ class Settings(BaseSettings):
         description="The largest message the service builds: below the broker's "
         "message.max.bytes (1 MiB by default) with room for key and headers",
     )
+    bulk_poll_seconds: float = Field(
+        1.0, gt=0, description="How often the bulk runner looks for running bulk appeasements "
+        "started on another instance (it is woken at once on its own)"
+    )
     outbox_quarantine_after: int = Field(
         8, ge=1, description="Failed attempts of one message before it is quarantined"
     )

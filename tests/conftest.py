@@ -11,12 +11,14 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
 
 from service.bootstrap import create_app
+from service.embedded import free_port
 from service.logging import configure_logging
 from service.settings import Settings
 from tests.builders import encode, jsonrpc
@@ -90,6 +92,23 @@ async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport=transport, base_url="http://service", headers=bearer("manager-token")
     ) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """The same running service over real HTTP on a free port, for a browser or a CLI."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(
+        app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False,
+    ))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await serving
 
 
 @pytest.fixture(scope="session")

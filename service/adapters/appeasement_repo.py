@@ -28,6 +28,10 @@ LOCK_APPEASEMENT = "SELECT * FROM appeasements WHERE appeasement_id = $1 FOR UPD
 SELECT_APPEASEMENTS = """
 SELECT * FROM appeasements WHERE appeasement_id = ANY($1) ORDER BY created_at, appeasement_id
 """
+SELECT_HELD = """
+SELECT appeasement_id FROM appeasements WHERE status = 'PENDINGAPPROVAL'
+ORDER BY created_at, appeasement_id LIMIT $1
+"""
 SELECT_FOR_ORDER = "SELECT * FROM appeasements WHERE order_id = $1 ORDER BY created_at, appeasement_id"
 SELECT_ALLOCATIONS = """
 SELECT * FROM appeasement_allocations WHERE appeasement_id = ANY($1) ORDER BY appeasement_id, position
@@ -37,8 +41,8 @@ SELECT * FROM appeasement_transitions WHERE appeasement_id = ANY($1) ORDER BY ap
 """
 INSERT_REJECTION = """
 INSERT INTO appeasement_rejections (order_id, channel, command_id, actor, role, code, message,
-    details, idempotency_key, request_hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    details, idempotency_key, request_hash, reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (channel, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 """
 
@@ -48,6 +52,11 @@ async def appeased_by_line(connection: asyncpg.Connection, order_id: str) -> dic
     return amounts.get(order_id, {})
 
 
+
+
+async def held(connection: asyncpg.Connection, limit: int) -> list[str]:
+    """Appeasements held for approval, oldest first."""
+    return [row["appeasement_id"] for row in await connection.fetch(SELECT_HELD, limit)]
 
 
 async def order_of(connection: asyncpg.Connection, appeasement_id: str) -> str | None:
@@ -103,11 +112,12 @@ async def record_rejection(
     details: dict[str, Any],
     idempotency_key: str | None = None,
     request_hash: str | None = None,
+    reason: str | None = None,
 ) -> None:
     """Audit a refusal; with an idempotency key it also answers that key from now on."""
     await connection.execute(
         INSERT_REJECTION, order_id, channel, command_id, actor, role, code, message,
-        json.dumps(details, default=str), idempotency_key, request_hash,
+        json.dumps(details, default=str), idempotency_key, request_hash, reason,
     )
 
 

@@ -102,8 +102,9 @@ ON CONFLICT (order_id, rma) DO UPDATE SET
     status_date = EXCLUDED.status_date, line_numbers = EXCLUDED.line_numbers
 """
 UPSERT_SHIPMENT = """
-INSERT INTO shipments (order_id, shipment_id, shipped_at, method, line_ids, tracking_numbers)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO shipments (order_id, shipment_id, shipped_at, method, line_ids, tracking_numbers,
+    carriers)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (order_id, shipment_id) DO NOTHING
 """
 
@@ -190,6 +191,7 @@ def build_orders(
             row["method"],
             tuple(row["line_ids"]),
             tuple(row["tracking_numbers"]),
+            tuple(row["carriers"]),
         )
     return states
 
@@ -231,7 +233,7 @@ async def save_orders(connection: asyncpg.Connection, states: Iterable[OrderStat
         await connection.executemany(UPSERT_RETURN, returns)
     shipments = [
         (s.order_id, sh.shipment_id, sh.shipped_at, sh.method, list(sh.line_ids),
-         list(sh.tracking_numbers))
+         list(sh.tracking_numbers), list(sh.carriers))
         for s in states
         for sh in s.shipments.values()
     ]

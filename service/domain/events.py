@@ -98,6 +98,7 @@ class ShipmentDone:
     method: str | None
     line_ids: tuple[str, ...]
     tracking_numbers: tuple[str, ...] = ()
+    carriers: tuple[str, ...] = ()
 
 
 OmsEvent = (

@@ -118,6 +118,7 @@ class Shipment:
     method: str | None
     line_ids: tuple[str, ...]
     tracking_numbers: tuple[str, ...] = ()
+    carriers: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -167,6 +168,7 @@ class OrderState:
                     event.method,
                     event.line_ids,
                     event.tracking_numbers,
+                    event.carriers,
                 )
         return True
 

@@ -13,7 +13,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from schemas.api import BalanceOut
 from service.contracts import asyncapi_document
-from service.entrypoints import appeasement_routes, claim_routes, mcom_routes, problems
+from service.entrypoints import (
+    appeasement_routes,
+    bulk_routes,
+    claim_routes,
+    mcom_routes,
+    pages,
+    problems,
+    report_routes,
+)
 from service.entrypoints.guards import BodyLimit
 from service.entrypoints.observability import RequestObservation
 from service.service_layer.queries import order_balance
@@ -90,11 +98,12 @@ class _Rendered:
 
 def install(app: FastAPI, settings: Settings) -> None:
     routers = (
-        router, appeasement_routes.router, claim_routes.router, mcom_routes.router_for(settings),
-        operations,
+        router, appeasement_routes.router, claim_routes.router, bulk_routes.router,
+        report_routes.router, mcom_routes.router_for(settings), pages.router, operations,
     )
     for each in routers:
         app.include_router(each)
+    pages.mount(app)
     problems.install(app, routers)
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestObservation)

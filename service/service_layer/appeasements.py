@@ -56,7 +56,7 @@ class GrantAppeasement:
     order_id: str
     request: AppeasementRequest
     caller: Caller
-    channel: Literal["http", "rpc"]
+    channel: Literal["http", "rpc", "bulk"]
     idempotency_key: str
     credit_note_number: str | None = None
     reply_topic: str | None = None
@@ -266,6 +266,7 @@ class Appeasements:
             "order_id": command.order_id, "command_id": command.idempotency_key,
             "channel": command.channel, "reply_topic": command.reply_topic,
             "user": command.caller.user, "role": command.caller.role,
+            "reason": command.request.reason,
         }
         key = (command.channel, command.idempotency_key)
         answer: Granted | DomainError

@@ -27,6 +27,13 @@ class History:
             )
         return appeasement_out(found[0])
 
+    async def held(self, limit: int = 500) -> list[AppeasementOut]:
+        """Appeasements waiting for a second person's decision, oldest first."""
+        async with self._database.pool.acquire() as connection:
+            held = await appeasements.held(connection, limit)
+            found = await appeasements.load(connection, held)
+        return [appeasement_out(record) for record in found]
+
     async def for_order(self, order_id: str) -> OrderAppeasementsOut:
         async with self._database.pool.acquire() as connection:
             if not await appeasements.order_known(connection, order_id):

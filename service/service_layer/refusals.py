@@ -42,6 +42,7 @@ async def audit(
     connection: asyncpg.Connection, error: DomainError, *, order_id: str, command_id: str,
     channel: str, reply_topic: str | None, user: str | None, role: str | None,
     idempotency_key: str | None = None, request_hash: str | None = None,
+    reason: str | None = None,
 ) -> None:
     """The refusal in the audit log (kept under its key when it has one), its reply queued,
     and one log line with its context."""
@@ -49,7 +50,7 @@ async def audit(
     await appeasements.record_rejection(
         connection, order_id=order_id, channel=channel, command_id=command_id,
         actor=user, role=role, code=error.code, message=error.message, details=details,
-        idempotency_key=idempotency_key, request_hash=request_hash,
+        idempotency_key=idempotency_key, request_hash=request_hash, reason=reason,
     )
     if reply_topic is not None:
         await reply(connection, reply_topic, command_id, order_id, error=error)

@@ -165,6 +165,7 @@ def _shipment(params: wire.ShipmentParams, envelope: Envelope) -> ShipmentDone:
         method=shipment.method,
         line_ids=tuple(item.order_line_id for item in shipment.items if item.order_line_id),
         tracking_numbers=tuple(p.tracking_number for p in shipment.packages if p.tracking_number),
+        carriers=tuple(dict.fromkeys(p.carrier for p in shipment.packages if p.carrier)),
     )
 
 

@@ -1,0 +1,55 @@
+// The rule codes of the API in plain words, for the person at the screen.
+export const WORDS = {
+  ORDER_NOT_FOUND: "This order is not known to the service.",
+  ORDER_NOT_PAID: "Nothing on this order is paid yet, so nothing can be given back.",
+  PAYMENT_ERROR: "The order's payment failed: nothing can be given back.",
+  UNKNOWN_LINE: "The order has no such line.",
+  LINE_UNDER_RETURN: "Units of this line are under an open return: the return refund will credit them.",
+  INVALID_AMOUNT: "Enter a plain amount above zero, like 5.90.",
+  CURRENCY_PRECISION: "Too many decimals for the order's currency.",
+  EXCEEDS_CREDITABLE_BALANCE: "More than what is still creditable here.",
+  EXCEEDS_TOTAL_CREDITABLE: "More than what is still creditable on the whole order.",
+  UNKNOWN_REASON: "Choose a reason from the list.",
+  BUCKET_NOT_ALLOWED_FOR_REASON: "This reason may not credit this kind of amount.",
+  REASON_LIMIT_EXCEEDED: "Above what this reason allows on the order.",
+  ROLE_LIMIT_EXCEEDED: "Above what your role may grant.",
+  TAX_ONLY_REQUIRES_NET_TAXATION: "Tax alone can be credited only on net-taxed orders.",
+  TAX_WITH_OTHER_BUCKETS: "Tax alone must be credited without other amounts.",
+  BANK_DETAILS_REQUIRED: "This order was paid in a way that cannot refund: bank details are needed.",
+  INVALID_BANK_DETAILS: "The bank details are not valid.",
+  IDEMPOTENCY_KEY_REUSED: "This form was already sent with other values: reopen it and try again.",
+  APPROVER_IS_REQUESTER: "You asked for this one: someone else must approve it.",
+  NOT_PENDING_APPROVAL: "It was already decided.",
+  FORBIDDEN: "Your role may not do this.",
+  UNAUTHENTICATED: "Your session ended: sign in again.",
+  CLAIM_NOT_FOUND: "No such claim on this order.",
+  CLAIM_CLOSED: "This claim is closed.",
+  MALFORMED_REQUEST: "Some fields are not filled in as expected.",
+  NO_ORDERS_SELECTED: "The selection names no order.",
+  BULK_NOT_RUNNABLE: "This bulk appeasement cannot do that any more.",
+  BULK_NOT_FOUND: "No such bulk appeasement.",
+  OVERLOADED: "The service is busy: try again in a moment.",
+  DATABASE_UNAVAILABLE: "The service cannot reach its database: try again in a moment.",
+};
+
+export function words(code, fallback) {
+  return WORDS[code] || fallback || code || "Something went wrong.";
+}
+
+export const STATUS_WORDS = {
+  PENDINGAPPROVAL: "Held for approval",
+  PENDINGRELEASE: "Pending release",
+  RELEASED: "Released",
+  FAILED: "Failed",
+  DECLINED: "Declined",
+  REFUSED: "Refused",
+  GRANTED: "Granted",
+  HELD: "Held",
+  PENDING: "Waiting",
+  CANCELLED: "Cancelled",
+  DRAFT: "Dry run done",
+  RUNNING: "Running",
+  DONE: "Done",
+  OPEN: "Open",
+  CLOSED: "Closed",
+};
