@@ -30,6 +30,10 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
     TimeoutError,
+    # after a schema change (a projection rebuild's swap): the statement caches are dropped,
+    # and the transaction again re-prepares its statements
+    asyncpg.InvalidCachedStatementError,
+    asyncpg.OutdatedSchemaCacheError,
 )
 
 

@@ -167,7 +167,8 @@ class Appeasements:
             try:
                 granted = await self._grant_once(command)
                 break
-            except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
+            except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError,
+                    asyncpg.InvalidCachedStatementError, asyncpg.OutdatedSchemaCacheError):
                 if attempts >= 3:
                     raise
         outcome = "replayed" if granted.replayed else "granted"
