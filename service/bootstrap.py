@@ -77,6 +77,7 @@ class Service:
     mcom_secret: SharedSecret | None = None
     tracer_provider: TracerProvider | None = None
     _kafka: asyncio.Task[None] | None = None
+    _load: asyncio.Task[None] | None = None
 
     @property
     def topics(self) -> list[str]:
@@ -93,6 +94,7 @@ class Service:
         if self.settings.migrate_on_start:
             await migrate(self.database.pool)
         await self.bulk_runner.start()
+        self._load = asyncio.create_task(self.appeasements.watch_load(), name="load-watch")
         self._kafka = asyncio.create_task(self._start_kafka(), name="kafka-start")
         log.info("service serving; joining Kafka in the background")
 
@@ -126,6 +128,10 @@ class Service:
             await asyncio.shield(self._kafka)
 
     async def stop(self) -> None:
+        if self._load is not None:
+            self._load.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._load
         if self._kafka is not None:
             self._kafka.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -205,6 +211,7 @@ def build_service(settings: Settings) -> Service:
         database, policy, events,
         refund_unable=frozenset(settings.refund_unable_payment_methods),
         max_in_flight=settings.max_grants_in_flight,
+        max_loop_lag=settings.max_loop_lag_ms / 1000,
         max_waiting_per_order=settings.max_grants_waiting_per_order,
     )
     command_handler = CommandHandler(

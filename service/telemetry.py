@@ -57,8 +57,8 @@ class QueriesNeedAParent(sampling.Sampler):
 
 def configure_tracing(settings: Settings, version: str) -> TracerProvider | None:
     """The process's tracer provider (made once, then global), with asyncpg instrumented;
-    None when OTEL_SDK_DISABLED."""
-    if settings.otel_sdk_disabled:
+    None when no span is recorded (`TRACING`, OTEL_SDK_DISABLED)."""
+    if not settings.records_spans():
         return None
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):

@@ -73,6 +73,7 @@ def settings(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Settings
         db_retry_max_seconds=0.5,
         taxation_by_store={"us-web": "net"},
         mcom_shared_secret=MCOM_SECRET,
+        tracing="on",
     )
 
 

@@ -114,14 +114,19 @@ class Appeasements:
         refund_unable: frozenset[str] = frozenset({"cod"}),
         max_in_flight: int = 64,
         max_waiting_per_order: int = 64,
+        max_loop_lag: float = 0.5,
     ) -> None:
         self._database = database
         self._policy = policy
         self._events = events
         self._refusals = Refusals(database)
-        self._in_flight = InFlight(max_in_flight)
+        self._in_flight = InFlight(max_in_flight, max_lag=max_loop_lag)
         self._turns = OrderTurns(max_waiting_per_order)
         self._refund_unable = frozenset(method.lower() for method in refund_unable)
+
+    async def watch_load(self) -> None:
+        """Keep the event loop's lag measured, for load shedding; runs until cancelled."""
+        await self._in_flight.watch()
 
     # --- commands -------------------------------------------------------------------
     async def preview(

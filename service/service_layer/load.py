@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -21,9 +22,29 @@ class Overloaded(DomainError):
 
 
 class InFlight:
-    def __init__(self, limit: int) -> None:
+    """At most `limit` requests at once; none while the event loop runs `max_lag` seconds
+    late (the worst of the last second), since a request let in then would wait behind the
+    work already queued."""
+
+    def __init__(self, limit: int, max_lag: float = 0.5, tick: float = 0.05) -> None:
         self.limit = limit
         self.count = 0
+        self.max_lag = max_lag
+        self._tick = tick
+        self._recent: deque[float] = deque([0.0], maxlen=max(1, round(1 / tick)))
+
+    @property
+    def lag(self) -> float:
+        return max(self._recent)
+
+    async def watch(self) -> None:
+        """Measure how late the event loop wakes a timer, every `tick` seconds, until
+        cancelled."""
+        loop = asyncio.get_running_loop()
+        while True:
+            asleep = loop.time()
+            await asyncio.sleep(self._tick)
+            self._recent.append(max(0.0, loop.time() - asleep - self._tick))
 
     @contextmanager
     def slot(self, what: str) -> Iterator[None]:
@@ -32,6 +53,12 @@ class InFlight:
             raise Overloaded(
                 f"{self.count} requests are in flight, the most this instance takes; retry "
                 "in a moment", in_flight=self.count, limit=self.limit,
+            )
+        if self.lag > self.max_lag:
+            metrics.SHED.labels(what).inc()
+            raise Overloaded(
+                f"this instance runs {self.lag * 1000:.0f} ms behind; retry in a moment",
+                lag_ms=round(self.lag * 1000), max_lag_ms=round(self.max_lag * 1000),
             )
         self.count += 1
         try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
 import pytest
 
@@ -118,6 +120,33 @@ async def test_above_the_grants_in_flight_the_service_sheds_load_at_once(app, ap
     assert response.headers["retry-after"] == "1"
     history = (await api.get(f"/v1/orders/{order_id}/appeasements", headers=MANAGER)).json()
     assert history["appeasements"] == [] and history["rejections"] == []
+
+
+async def test_while_the_event_loop_runs_late_grants_are_shed(app, api, publish):
+    # given an order, and an event loop that was blocked for longer than the lag allowed
+    order_id = unique("LAG")
+    await given_order(api, publish, order_id, TABLE_ORDER)
+    limiter = app.state.service.appeasements._in_flight
+    max_lag = limiter.max_lag
+    limiter.max_lag = 0.2
+    try:
+        await asyncio.sleep(0.06)  # the watcher's timer is set
+        time.sleep(0.4)  # noqa: ASYNC251 - the blocked loop is what is measured
+        await asyncio.sleep(0)  # the late timer fires
+        while limiter.lag <= limiter.max_lag:
+            await asyncio.sleep(0.01)
+        # when a grant arrives
+        response = await api.post(
+            f"/v1/orders/{order_id}/appeasements", headers={**MANAGER, "Idempotency-Key": "lag1"},
+            json={"reason": "DELIVERY_DELAYED", "amounts": {"shipping": "1.00"}},
+        )
+    finally:
+        limiter.max_lag = max_lag
+    # then it is refused at once, saying how late the instance runs, and nothing was decided
+    problem = assert_problem(response, 503, "OVERLOADED")
+    assert problem["lag_ms"] >= 200
+    history = (await api.get(f"/v1/orders/{order_id}/appeasements", headers=MANAGER)).json()
+    assert history["appeasements"] == []
 
 
 async def test_bytes_that_are_not_http_get_problem_json_too():
