@@ -4,6 +4,7 @@ for 20 s over 200 orders: replies seen per second and command -> reply latency."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -67,6 +68,8 @@ async def command_latency(settings: Settings) -> dict[str, Any]:
         finally:
             await producer.stop()
             watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
     answered = [replies[i][0] - at for i, at in sent.items() if i in replies]
     first = min(sent.values())
     last_reply = max((replies[i][0] for i in sent if i in replies), default=first)

@@ -9,6 +9,7 @@ The service runs as its own process; the load and the watching consumer run here
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -58,6 +59,8 @@ class EventWatch:
     async def __aexit__(self, *_: object) -> None:
         if self._task:
             self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
     async def _run(self) -> None:
         consumer = AIOKafkaConsumer(

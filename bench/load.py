@@ -32,7 +32,20 @@ class Connections:
         self.opened = 0
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
-        reader, writer = await self._take()
+        """One request; on a kept-alive connection the server closed meanwhile, once more on
+        a new one (every request here carries its idempotency key)."""
+        reused = bool(self._idle)
+        try:
+            return await self._post(path, body, headers)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            if not reused:
+                raise
+            return await self._post(path, body, headers, fresh=True)
+
+    async def _post(
+        self, path: str, body: bytes, headers: dict[str, str], fresh: bool = False
+    ) -> Answer:
+        reader, writer = await (self._open() if fresh else self._take())
         head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         writer.write(
             f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n"
@@ -59,6 +72,9 @@ class Connections:
             reader, writer = self._idle.pop()
             if not writer.is_closing():
                 return reader, writer
+        return await self._open()
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         self.opened += 1
         return await asyncio.open_connection(self._host, self._port)
 

@@ -1,11 +1,16 @@
-"""ASGI guards in front of every route: a bounded body."""
+"""ASGI guards in front of every route: a bounded body, and load shedding before a grant is
+read."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.entrypoints import problems
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -69,3 +74,29 @@ def _problem(scope: Scope, limit: int) -> dict[str, Any]:
         "code": "PAYLOAD_TOO_LARGE", "detail": f"the body is larger than {limit} bytes",
         "instance": scope.get("path"), "limit": limit,
     }
+
+
+#: The requests load shedding applies to: grants and previews.
+SHED_PATHS = re.compile(r"^/v1/orders/[^/]+/appeasements(/preview)?$")
+
+
+class LoadGate:
+    """While the instance is overloaded, a grant or preview is refused (503 OVERLOADED)
+    before its body is read, its caller authenticated or its route resolved: a refusal costs
+    little when it is needed most. What is let in is counted by the use case itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            match = SHED_PATHS.match(scope["path"])
+            service = getattr(scope["app"].state, "service", None) if match else None
+            refused = service.appeasements.overloaded(
+                "preview" if match and match.group(1) else "grant"
+            ) if service is not None else None
+            if refused is not None:
+                response = await problems.on_domain_error(Request(scope), refused)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -22,7 +22,7 @@ from service.entrypoints import (
     problems,
     report_routes,
 )
-from service.entrypoints.guards import BodyLimit
+from service.entrypoints.guards import BodyLimit, LoadGate
 from service.entrypoints.observability import RequestObservation
 from service.service_layer.queries import order_balance
 from service.settings import Settings
@@ -106,4 +106,5 @@ def install(app: FastAPI, settings: Settings) -> None:
     pages.mount(app)
     problems.install(app, routers)
     app.add_middleware(BodyLimit)
+    app.add_middleware(LoadGate)
     app.add_middleware(RequestObservation)

@@ -35,7 +35,7 @@ from service.domain.projection import OrderState
 from service.service_layer import ids, refusals
 from service.service_layer.claims import check_claim_open
 from service.service_layer.history import AppeasementNotFound
-from service.service_layer.load import InFlight, OrderTurns
+from service.service_layer.load import InFlight, OrderTurns, Overloaded
 from service.service_layer.ports import PoolSource
 from service.service_layer.queries import OrderNotFound
 from service.service_layer.refund_events import RefundEvents
@@ -123,6 +123,10 @@ class Appeasements:
         self._in_flight = InFlight(max_in_flight, max_lag=max_loop_lag)
         self._turns = OrderTurns(max_waiting_per_order)
         self._refund_unable = frozenset(method.lower() for method in refund_unable)
+
+    def overloaded(self, what: str) -> Overloaded | None:
+        """Why an HTTP grant or preview would be shed now, before anything of it is read."""
+        return self._in_flight.refusal(what)
 
     async def watch_load(self) -> None:
         """Keep the event loop's lag measured, for load shedding; runs until cancelled."""

@@ -46,20 +46,27 @@ class InFlight:
             await asyncio.sleep(self._tick)
             self._recent.append(max(0.0, loop.time() - asleep - self._tick))
 
-    @contextmanager
-    def slot(self, what: str) -> Iterator[None]:
+    def refusal(self, what: str) -> Overloaded | None:
+        """Why a request must be refused now (counted as shed), or None."""
         if self.count >= self.limit:
             metrics.SHED.labels(what).inc()
-            raise Overloaded(
+            return Overloaded(
                 f"{self.count} requests are in flight, the most this instance takes; retry "
                 "in a moment", in_flight=self.count, limit=self.limit,
             )
         if self.lag > self.max_lag:
             metrics.SHED.labels(what).inc()
-            raise Overloaded(
+            return Overloaded(
                 f"this instance runs {self.lag * 1000:.0f} ms behind; retry in a moment",
                 lag_ms=round(self.lag * 1000), max_lag_ms=round(self.max_lag * 1000),
             )
+        return None
+
+    @contextmanager
+    def slot(self, what: str) -> Iterator[None]:
+        refused = self.refusal(what)
+        if refused is not None:
+            raise refused
         self.count += 1
         try:
             yield

@@ -122,6 +122,29 @@ async def test_above_the_grants_in_flight_the_service_sheds_load_at_once(app, ap
     assert history["appeasements"] == [] and history["rejections"] == []
 
 
+async def test_an_overloaded_instance_refuses_a_grant_before_reading_it(app, api):
+    # given an instance with no room for another grant
+    limiter = app.state.service.appeasements._in_flight
+    limit = limiter.limit
+    limiter.limit = limiter.count
+    try:
+        # when a grant arrives with a token nobody issued and no readable body
+        stranger = {"Authorization": "Bearer nobody-issued-this"}
+        response = await api.post("/v1/orders/ANY/appeasements", content=b"not json",
+                                  headers=stranger)
+        preview = await api.post("/v1/orders/ANY/appeasements/preview", content=b"{",
+                                 headers=stranger)
+        # and a read arrives meanwhile
+        read = await api.get("/v1/orders/ANY/appeasements", headers=stranger)
+    finally:
+        limiter.limit = limit
+    # then the grant and the preview are refused as overloaded, not as unauthenticated or
+    # malformed: nothing of them was read; the read is not shed
+    assert_problem(response, 503, "OVERLOADED")
+    assert_problem(preview, 503, "OVERLOADED")
+    assert_problem(read, 401, "UNAUTHENTICATED")
+
+
 async def test_while_the_event_loop_runs_late_grants_are_shed(app, api, publish):
     # given an order, and an event loop that was blocked for longer than the lag allowed
     order_id = unique("LAG")
