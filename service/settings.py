@@ -103,7 +103,7 @@ class Settings(BaseSettings):
         "the event loop runs this late",
     )
     max_grants_waiting_per_order: int = Field(
-        64, ge=1, description="HTTP grants waiting for one order's turn; above: 503 OVERLOADED"
+        8, ge=1, description="HTTP grants waiting for one order's turn; above: 503 OVERLOADED"
     )
     database_pool_size: int = Field(16, ge=2, description="PostgreSQL connections per instance")
     command_concurrency: int = Field(
@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     )
     tracing: Literal["auto", "on", "off"] = Field(
         "auto", description="Record spans: `auto` when an OTLP endpoint is set (spans that go "
-        "nowhere cost a grant about a third of its CPU), `on` always, `off` never",
+        "nowhere cost a grant about a fifth of its CPU), `on` always, `off` never",
     )
     otel_sdk_disabled: bool = Field(
         False, description="No traces at all (OpenTelemetry's own switch)"

@@ -113,7 +113,7 @@ class Appeasements:
         *,
         refund_unable: frozenset[str] = frozenset({"cod"}),
         max_in_flight: int = 64,
-        max_waiting_per_order: int = 64,
+        max_waiting_per_order: int = 8,
         max_loop_lag: float = 0.5,
     ) -> None:
         self._database = database
