@@ -74,6 +74,9 @@ def settings(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Settings
         taxation_by_store={"us-web": "net"},
         mcom_shared_secret=MCOM_SECRET,
         tracing="on",
+        # tests share the service's event loop and block it at times; the lag bound has a
+        # test of its own (test_http_problems)
+        max_loop_lag_ms=60_000,
     )
 
 
