@@ -11,6 +11,7 @@ still read, and `python -m service tokens hash` rewrites them as hashes.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import os
@@ -157,6 +158,13 @@ class Authenticator:
             timeout=jwt_rules.jwks_timeout_seconds,
             cooldown_duration=jwt_rules.jwks_refetch_seconds,
         )
+
+    async def identify_async(self, authorization: str | None) -> Identity:
+        """`identify` for the event loop: with a JWKS URL the key set may have to be
+        fetched (up to its timeout), so the check runs in a worker thread."""
+        if self._jwks is None:
+            return self.identify(authorization)
+        return await asyncio.to_thread(self.identify, authorization)
 
     def identify(self, authorization: str | None) -> Identity:
         scheme, _, token = (authorization or "").partition(" ")

@@ -36,7 +36,7 @@ async def caller(
     _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
 ) -> Caller:
     """The caller named by the bearer token: a 401 problem without a valid one."""
-    identity = request.app.state.service.authenticator.identify(
+    identity = await request.app.state.service.authenticator.identify_async(
         request.headers.get("authorization")
     )
     return Caller(user=identity.user, role=identity.role)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -30,6 +31,7 @@ class KeySet:
     def __init__(self) -> None:
         self.keys: list[dict[str, Any]] = []
         self.fetches = 0
+        self.delay = 0.0
 
     def add(self, kid: str) -> rsa.RSAPrivateKey:
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -45,6 +47,7 @@ def jwks() -> Iterator[tuple[str, KeySet]]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server API
             served.fetches += 1
+            time.sleep(served.delay)
             body = json.dumps({"keys": served.keys}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -126,3 +129,28 @@ def test_settings_take_a_jwks_url_or_a_key_not_both():
     with pytest.raises(AuthConfigError, match="not both"):
         Settings(auth_jwt_jwks_url="https://idp.example/jwks.json",
                  auth_jwt_key="k" * 40).jwt_rules()
+
+
+async def test_a_slow_jwks_fetch_does_not_hold_up_other_requests(jwks):
+    # given a JWKS server that takes 0.5 s to answer
+    url, served = jwks
+    private = served.add("k1")
+    served.delay = 0.5
+    verifier = Authenticator({}, JwtRules("", ("RS256",), jwks_url=url))
+    ticks = 0
+
+    async def meanwhile() -> None:
+        nonlocal ticks
+        for _ in range(10):
+            await asyncio.sleep(0.02)
+            ticks += 1
+
+    async def verify() -> tuple[Identity, int]:
+        identity = await verifier.identify_async(f"Bearer {signed(private, 'k1')}")
+        return identity, ticks
+
+    # when a token is verified while other work is due on the event loop
+    (identity, ticks_by_then), _ = await asyncio.gather(verify(), meanwhile())
+    # then the token is verified, and the other work ran during the fetch, not after it
+    assert identity == Identity("ana", "lead") and served.fetches == 1
+    assert ticks_by_then == 10
