@@ -66,7 +66,8 @@ async def test_the_keyboard_alone_reaches_a_calculation_and_every_field_is_label
     await given_order(api, publish, order_id, TABLE_ORDER)
     await sign_in(page, "agent")
     # when the order is looked up, a reason chosen and the shipping typed, all by keys
-    await page.keyboard.type(order_id)  # the order id field has the focus
+    await expect(page.get_by_label("Order id")).to_be_focused()  # the page gave it the focus
+    await page.keyboard.type(order_id)
     await page.keyboard.press("Enter")
     await expect(page.get_by_test_id("lines")).to_be_visible()
     await page.get_by_label("Reason", exact=True).focus()
