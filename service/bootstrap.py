@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.metadata
 import logging
 from collections.abc import AsyncIterator
@@ -18,7 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from schemas.commands import COMMANDS
 from schemas.consumed import CONSUMED
-from service import telemetry
+from service import background, telemetry
 from service.adapters.auth import Authenticator, load_tokens
 from service.adapters.db import Database, migrate
 from service.adapters.kafka import KafkaOutboxPublisher, ensure_topics
@@ -128,14 +127,8 @@ class Service:
             await asyncio.shield(self._kafka)
 
     async def stop(self) -> None:
-        if self._load is not None:
-            self._load.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._load
-        if self._kafka is not None:
-            self._kafka.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._kafka
+        await background.cancel(self._load)
+        await background.cancel(self._kafka)
         await self.bulk_runner.stop()
         await self.relay.stop()
         await self.broker.stop()

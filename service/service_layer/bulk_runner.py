@@ -17,6 +17,7 @@ import asyncpg
 import structlog
 
 from schemas.appeasements import REQUEST
+from service import background
 from service.adapters import bulk_repo
 from service.adapters.db import TRANSIENT_ERRORS
 from service.domain.errors import DomainError
@@ -59,11 +60,8 @@ class BulkRunner:
             self._task = asyncio.create_task(self._loop(), name="bulk-runner")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await background.cancel(self._task)
+        self._task = None
 
     async def _loop(self) -> None:
         backoff = Backoff(first=0.2, cap=self._max_backoff)

@@ -16,7 +16,7 @@ import asyncpg
 import structlog
 
 from schemas.published import QuarantineAlert, QuarantineParams
-from service import metrics
+from service import background, metrics
 from service.adapters import outbox
 from service.adapters.db import TRANSIENT_ERRORS
 from service.adapters.outbox import BrokerUnavailable
@@ -78,11 +78,8 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await background.cancel(self._task)
+        self._task = None
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close(timeout=2)
