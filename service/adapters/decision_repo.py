@@ -34,9 +34,21 @@ FROM orders WHERE order_id = $1
 LOCK_CUSTOMER = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 LOCK_ORDER = "SELECT * FROM orders WHERE order_id = $1 FOR UPDATE"
 
+def _held_by_key(channel: str, key: str) -> str:
+    """What an idempotency key answered: a grant, or a stored refusal (never both)."""
+    return f"""
+    SELECT appeasement_id, request_hash, first_response::text AS first_response,
+           NULL AS code, NULL AS message, NULL AS details
+    FROM appeasements WHERE channel = {channel} AND idempotency_key = {key}
+    UNION ALL
+    SELECT NULL, request_hash, NULL, code, message, details::text
+    FROM appeasement_rejections WHERE channel = {channel} AND idempotency_key = {key}
+    LIMIT 1"""
+
+
 # $1 order, $2 statuses holding money, $3 granted statuses, $4 reason, $5 customer,
 # $6 currency, $7 window in days, $8 appeasement left out, $9 channel, $10 idempotency key
-CONTEXT = """
+CONTEXT = f"""
 SELECT now() AS now,
     ARRAY(SELECT l FROM order_lines l WHERE l.order_id = $1) AS lines,
     ARRAY(SELECT r FROM oms_refunds r WHERE r.order_id = $1) AS refunds,
@@ -72,14 +84,7 @@ CROSS JOIN (
     WHERE (order_id = $1 OR (customer_id = $5 AND currency = $6))
       AND appeasement_id IS DISTINCT FROM $8
 ) already
-LEFT JOIN LATERAL (
-    SELECT appeasement_id, request_hash, first_response::text AS first_response,
-           NULL AS code, NULL AS message, NULL AS details
-    FROM appeasements WHERE channel = $9 AND idempotency_key = $10
-    UNION ALL
-    SELECT NULL, request_hash, NULL, code, message, details::text
-    FROM appeasement_rejections WHERE channel = $9 AND idempotency_key = $10
-    LIMIT 1
+LEFT JOIN LATERAL ({_held_by_key("$9", "$10")}
 ) held ON true
 """
 
@@ -159,15 +164,7 @@ async def lock_order(connection: asyncpg.Connection, order_id: str) -> asyncpg.R
 
 
 READ_ORDER = "SELECT * FROM orders WHERE order_id = $1 AND known"
-FIND_BY_KEY = """
-SELECT appeasement_id, request_hash, first_response::text AS first_response, NULL AS code,
-       NULL AS message, NULL AS details
-FROM appeasements WHERE channel = $1 AND idempotency_key = $2
-UNION ALL
-SELECT NULL, request_hash, NULL, code, message, details::text
-FROM appeasement_rejections WHERE channel = $1 AND idempotency_key = $2
-LIMIT 1
-"""
+FIND_BY_KEY = _held_by_key("$1", "$2")
 
 
 async def read_order(connection: asyncpg.Connection, order_id: str) -> asyncpg.Record | None:
