@@ -216,11 +216,11 @@ def _serve(settings: Settings) -> None:
     except (AuthConfigError, SealingKeyError) as error:
         typer.echo(f"the service cannot start: {error}", err=True)
         raise typer.Exit(2) from None
-    from service.entrypoints.http_protocol import ProblemH11Protocol
+    from service.entrypoints.http_protocol import ProblemHttpToolsProtocol
 
     config = uvicorn.Config(
         app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False,
-        http=ProblemH11Protocol,
+        http=ProblemHttpToolsProtocol, loop="uvloop",
     )
     uvicorn.Server(config).run()
 

@@ -172,21 +172,23 @@ async def test_while_the_event_loop_runs_late_grants_are_shed(app, api, publish)
     assert history["appeasements"] == []
 
 
-async def test_bytes_that_are_not_http_get_problem_json_too():
-    # given uvicorn serving with the service's protocol
+@pytest.mark.parametrize("protocol", ["ProblemHttpToolsProtocol", "ProblemH11Protocol"])
+async def test_bytes_that_are_not_http_get_problem_json_too(protocol):
+    # given uvicorn serving with the service's protocol (httptools, or h11)
     import asyncio as aio
 
     import uvicorn
 
     from service.embedded import free_port
-    from service.entrypoints.http_protocol import ProblemH11Protocol
+    from service.entrypoints import http_protocol
 
     async def nothing(scope, receive, send):  # never reached: the request is not HTTP
         raise AssertionError("the application was called")
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(nothing, host="127.0.0.1", port=port,
-                                           http=ProblemH11Protocol, log_config=None))
+                                           http=getattr(http_protocol, protocol),
+                                           log_config=None))
     serving = aio.create_task(server.serve())
     try:
         while not server.started:
