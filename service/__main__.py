@@ -4,6 +4,7 @@ token | tokens | bank-key | outbox | dead-letters | projection | bulk`."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 import time
@@ -217,6 +218,11 @@ def _serve(settings: Settings) -> None:
         typer.echo(f"the service cannot start: {error}", err=True)
         raise typer.Exit(2) from None
     from service.entrypoints.http_protocol import ProblemHttpToolsProtocol
+
+    # What is loaded by now (modules, models, the app) lives as long as the process: kept
+    # out of the collector's full passes, which would otherwise walk it, pausing every request.
+    gc.collect()
+    gc.freeze()
 
     config = uvicorn.Config(
         app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False,

@@ -12,7 +12,6 @@ import json
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
-
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
