@@ -53,9 +53,11 @@ class Projector:
         max_backoff: float = 30.0,
         alerts_topic: str | None = None,
         chunk_records: int = 250,
+        lanes: int = 2,
     ) -> None:
         self._database = database
         self._chunk_records = chunk_records
+        self._lanes = lanes
         self._rules = rules
         self._dead_letter_topic = dead_letter_topic
         self._consumer = consumer
@@ -68,9 +70,10 @@ class Projector:
     ) -> list[Answer]:
         """Apply the records; one answer per record, in their order.
 
-        The records are applied in chunks of `chunk_records`, one transaction each, one
-        after the other; the next chunk is read (JSON, wire models) while the one before
-        is in the database. Through a database outage it retries until done (a consumer
+        The records are applied in chunks of `chunk_records`, one after the other; the next
+        chunk is read (JSON, wire models) while the one before is in the database. A chunk's
+        orders are split over `lanes` transactions that run side by side, each order's
+        events in one lane, in their order. Through a database outage it retries until done (a consumer
         holds its offsets); with `retry_outages` off the outage is raised, for a caller that
         can tell its sender to try again.
         """
@@ -87,7 +90,7 @@ class Projector:
                     pending = None
                 if readable or letters:
                     pending = asyncio.create_task(
-                        self._apply_until_done(readable, letters, retry_outages)
+                        self._apply_in_lanes(readable, letters, retry_outages)
                     )
             if pending is not None:
                 answers.update(await pending)
@@ -123,6 +126,27 @@ class Projector:
                 letters.append(DeadLetter(record, error.code, error.message,
                                           envelope.id if envelope else None))
         return readable, letters
+
+    async def _apply_in_lanes(
+        self, items: list[_Readable], letters: list[DeadLetter], retry_outages: bool
+    ) -> dict[int, Answer]:
+        """One transaction per lane, side by side: the database works on one lane's orders
+        while this process prepares another's. The dead letters go with the first lane."""
+        if self._lanes < 2 or len(items) < 2:
+            return await self._apply_until_done(items, letters, retry_outages)
+        lanes: list[list[_Readable]] = [[] for _ in range(self._lanes)]
+        for item in items:
+            lanes[hash(item.event.order_id) % self._lanes].append(item)
+        async with asyncio.TaskGroup() as group:
+            applying = [
+                group.create_task(self._apply_until_done(lane, letters if n == 0 else [],
+                                                         retry_outages))
+                for n, lane in enumerate(lanes) if lane or (n == 0 and letters)
+            ]
+        answers: dict[int, Answer] = {}
+        for task in applying:
+            answers.update(task.result())
+        return answers
 
     async def _apply_until_done(
         self, items: list[_Readable], letters: list[DeadLetter], retry_outages: bool

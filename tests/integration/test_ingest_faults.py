@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from service.domain.projection import ProjectionRules
 from service.service_layer.dead_letters import InboundRecord
 from service.service_layer.ingest import Projector
 from tests.builders import encode, jsonrpc, line, order, unique
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -131,9 +133,11 @@ async def test_a_dead_letter_commits_with_its_batch(app):
     ]
 
 
-async def test_a_batch_in_chunks_keeps_each_orders_events_in_their_order(app):
+@pytest.mark.parametrize("lanes", [1, 2, 3])
+async def test_a_batch_in_chunks_keeps_each_orders_events_in_their_order(app, lanes):
     # given a batch of 120 snapshots of 10 orders, each order's status date rising, with
-    # every tenth message delivered twice, applied in chunks of 7
+    # every tenth message delivered twice, applied in chunks of 7, each chunk's orders in
+    # `lanes` transactions side by side
     database = app.state.service.database
     ids = [unique("CHUNK") for _ in range(10)]
     batch: list[InboundRecord] = []
@@ -147,7 +151,8 @@ async def test_a_batch_in_chunks_keeps_each_orders_events_in_their_order(app):
             for _ in range(copies):
                 batch.append(InboundRecord(wire.ORDER_UPDATED, 0, len(batch),
                                            order_id.encode(), encode(message)))
-    projector = Projector(database, ProjectionRules(), dead_letter_topic=DLQ, chunk_records=7)
+    projector = Projector(database, ProjectionRules(), dead_letter_topic=DLQ, chunk_records=7,
+                          lanes=lanes)
     # when the batch is handled
     answers = await projector.handle(batch)
     # then every record has its answer, in order: each first delivery applied, each second
@@ -161,3 +166,32 @@ async def test_a_batch_in_chunks_keeps_each_orders_events_in_their_order(app):
         "SELECT order_id, gross_minor FROM order_lines WHERE order_id = ANY($1)", ids
     )
     assert {row["order_id"]: row["gross_minor"] for row in rows} == dict.fromkeys(ids, 2100)
+
+
+async def test_an_order_held_by_a_lock_holds_up_only_its_own_lane(app):
+    # given two known orders that fall into different lanes, one of them locked by a
+    # decision in progress
+    database = app.state.service.database
+    projector = Projector(database, ProjectionRules(), dead_letter_topic=DLQ, lanes=2)
+    held = unique("HELD")
+    free = next(order_id for order_id in (unique("FREE") for _ in range(100))
+                if hash(order_id) % 2 != hash(held) % 2)
+    await projector.handle([record(held), record(free, offset=1)])
+    async with database.pool.acquire() as locker, locker.transaction():
+        await locker.execute("SELECT 1 FROM orders WHERE order_id = $1 FOR UPDATE", held)
+        # when a batch with news for both arrives
+        handling = asyncio.create_task(projector.handle([
+            record(held, "DIGITAL", offset=2), record(free, "DIGITAL", offset=3),
+        ]))
+        # then the free order's lane commits while the held one waits
+        async def free_updated():
+            return await database.pool.fetchval(
+                "SELECT product_type = 'DIGITAL' FROM order_lines WHERE order_id = $1", free
+            ) or None
+
+        assert await eventually(free_updated, timeout=5)
+        assert not handling.done()
+    # and once the lock is released the held order is applied too
+    await asyncio.wait_for(handling, 5)
+    assert await database.pool.fetchval(
+        "SELECT product_type FROM order_lines WHERE order_id = $1", held) == "DIGITAL"
