@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,6 +30,7 @@ from service.service_layer.ports import PoolSource
 from service.service_layer.translate import to_event
 
 log = structlog.get_logger(__name__)
+_stdlib_log = logging.getLogger(__name__)
 
 #: Records read between two turns of the event loop.
 READ_TURN = 25
@@ -199,7 +202,7 @@ class Projector:
                 await appeasement_repo.appeased_for_orders(connection, watched)
                 if watched else ({}, {})
             )
-            outcomes = []
+            outcomes: list[tuple[_Readable, str]] = []
             alerts: list[OverCreditAlert] = []
             for item in fresh:
                 state = states[item.event.order_id]
@@ -221,20 +224,16 @@ class Projector:
                     message_id=alert.id, payload=alert.model_dump_json(),
                 )
         dead_letters.report(recorded)
-        for item, outcome in outcomes:
-            self._log_outcome(item, outcome)
         for alert in alerts:
             metrics.OVER_CREDIT_ALERTS.inc()
             log.warning("over-credit: an OMS event left appeased money credited twice",
                         **alert.params.model_dump(exclude={"code"}))
+        applied_ids = {id(item) for item in fresh}
+        outcomes += [(item, "duplicate") for item in items if id(item) not in applied_ids]
+        self._log_outcomes(outcomes)
         answers = {id(letter.record): Answer.dead(letter) for letter in letters}
         for item, outcome in outcomes:
             answers[id(item.record)] = self._answer(item, outcome)
-        applied_ids = {id(item) for item in fresh}
-        for item in items:
-            if id(item) not in applied_ids:
-                self._log_outcome(item, "duplicate")
-                answers[id(item.record)] = self._answer(item, "duplicate")
         return answers
 
     @staticmethod
@@ -264,15 +263,24 @@ class Projector:
             ),
         )
 
-    def _log_outcome(self, item: _Readable, outcome: str) -> None:
-        metrics.MESSAGES.labels(item.envelope.method, outcome).inc()
-        level = log.debug if outcome == "applied" else log.info
-        level(
-            f"message {outcome}",
-            order_id=item.event.order_id,
-            message_id=item.envelope.id,
-            method=item.envelope.method,
-            topic=item.record.topic,
-            partition=item.record.partition,
-            offset=item.record.offset,
-        )
+    @staticmethod
+    def _log_outcomes(outcomes: list[tuple[_Readable, str]]) -> None:
+        """Counted by method and outcome; each message logged, an applied one at debug level
+        (checked once: a batch applies hundreds)."""
+        for (method, outcome), count in Counter(
+            (item.envelope.method, outcome) for item, outcome in outcomes
+        ).items():
+            metrics.MESSAGES.labels(method, outcome).inc(count)
+        debug = _stdlib_log.isEnabledFor(logging.DEBUG)
+        for item, outcome in outcomes:
+            if outcome == "applied" and not debug:
+                continue
+            (log.debug if outcome == "applied" else log.info)(
+                f"message {outcome}",
+                order_id=item.event.order_id,
+                message_id=item.envelope.id,
+                method=item.envelope.method,
+                topic=item.record.topic,
+                partition=item.record.partition,
+                offset=item.record.offset,
+            )
