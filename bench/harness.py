@@ -129,7 +129,7 @@ async def service_process(settings: Settings) -> AsyncIterator[ServiceProcess]:
         # collapsed stacks of the whole run, for `python -m bench.profile FILE`
         out = Path(os.environ.get("BENCH_PROFILE_DIR", ".run")).resolve()
         out.mkdir(parents=True, exist_ok=True)
-        command = [profiler, "record", "--format", "raw", "--rate", "200", "--subprocesses",
+        command = [profiler, "record", "--format", "raw", "--rate", "200", "--subprocesses", "--nonblocking",
                    "-o", str(out / f"profile-{int(time.time())}.txt"), "--", *command]
     process = subprocess.Popen(
         command, env=_environment(settings),
