@@ -12,7 +12,15 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from bench.grants import GRANT
-from bench.harness import CALLER, order_message, publish, say, service_process, wait_for_orders
+from bench.harness import (
+    CALLER,
+    order_message,
+    percentiles,
+    publish,
+    say,
+    service_process,
+    wait_for_orders,
+)
 from bench.load import Connections, open_loop
 from schemas.consumed import ORDER_CREATED, ORDER_UPDATED
 from service.settings import Settings
@@ -37,6 +45,8 @@ async def memory_soak(settings: Settings) -> dict[str, Any]:
         await producer.start()
         samples: list[tuple[float, float]] = []
         statuses: dict[int, int] = {}
+        accepted: list[float] = []
+        shed_by_minute: dict[int, int] = {}
         started = time.perf_counter()
 
         async def grant(number: int, scheduled: float) -> None:
@@ -45,6 +55,11 @@ async def memory_soak(settings: Settings) -> dict[str, Any]:
                 {**CALLER, "Idempotency-Key": str(uuid.uuid4())},
             )
             statuses[answer.status] = statuses.get(answer.status, 0) + 1
+            if answer.status == 201:
+                accepted.append(time.perf_counter() - scheduled)
+            elif answer.status == 503:
+                minute = int((scheduled - started) // 60)
+                shed_by_minute[minute] = shed_by_minute.get(minute, 0) + 1
 
         async def event(number: int, scheduled: float) -> None:
             order_id = f"S-{run}-E{number % 5_000:05d}"
@@ -74,8 +89,12 @@ async def memory_soak(settings: Settings) -> dict[str, Any]:
         "seconds": seconds,
         "grants_offered": grants.sent,
         "grant_answers": statuses,
+        "accepted_answer_ms": percentiles(accepted),
+        "shed_by_minute": [shed_by_minute.get(minute, 0) for minute in range(int(seconds // 60))],
         "events_offered": events.sent,
         "rss_mb": {"start": round(rss[0], 1), "peak": round(max(rss), 1),
                    "end": round(rss[-1], 1)},
-        "rss_mb_by_minute": [round(mb, 1) for at, mb in samples if int(at) % 60 < 5],
+        "rss_mb_by_minute": [round(mb, 1) for _, mb in sorted(
+            {int(at // 60): (at, mb) for at, mb in reversed(samples)}.values()
+        )],
     }
