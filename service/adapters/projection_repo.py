@@ -43,7 +43,8 @@ SELECT_RETURNS = "SELECT * FROM returns WHERE order_id = ANY($1)"
 SELECT_SHIPMENTS = "SELECT * FROM shipments WHERE order_id = ANY($1)"
 
 #: One statement per table and batch: the rows travel as one JSON array of objects named
-#: like the table's columns (encoded by msgspec, read by json_populate_recordset).
+#: like the table's columns (encoded by msgspec, read by json_populate_recordset). A row the
+#: event left as it was is not rewritten: an OMS re-sending a snapshot leaves no dead tuple.
 UPSERT_ORDERS = """
 INSERT INTO orders (order_id, known, store, currency, taxation, status, status_reason,
     status_date, vat_country, customer_id, customer_type, customer_segment, customer_email,
@@ -63,6 +64,15 @@ ON CONFLICT (order_id) DO UPDATE SET
     customer_email = EXCLUDED.customer_email, language = EXCLUDED.language,
     payment_method = EXCLUDED.payment_method, payment_reference = EXCLUDED.payment_reference,
     cancelled_line_ids = EXCLUDED.cancelled_line_ids, updated_at = now()
+WHERE (orders.known, orders.store, orders.currency, orders.taxation, orders.status,
+    orders.status_reason, orders.status_date, orders.vat_country, orders.customer_id,
+    orders.customer_type, orders.customer_segment, orders.customer_email, orders.language,
+    orders.payment_method, orders.payment_reference, orders.cancelled_line_ids)
+  IS DISTINCT FROM (EXCLUDED.known, EXCLUDED.store, EXCLUDED.currency, EXCLUDED.taxation,
+    EXCLUDED.status, EXCLUDED.status_reason, EXCLUDED.status_date, EXCLUDED.vat_country,
+    EXCLUDED.customer_id, EXCLUDED.customer_type, EXCLUDED.customer_segment,
+    EXCLUDED.customer_email, EXCLUDED.language, EXCLUDED.payment_method,
+    EXCLUDED.payment_reference, EXCLUDED.cancelled_line_ids)
 """
 UPSERT_LINES = """
 INSERT INTO order_lines (order_id, line_id, line_number, product_type, bucket, sku,
@@ -80,6 +90,15 @@ ON CONFLICT (order_id, line_id) DO UPDATE SET
     tax_minor = EXCLUDED.tax_minor, tax_rate = EXCLUDED.tax_rate,
     paid_gross_minor = EXCLUDED.paid_gross_minor, paid_tax_minor = EXCLUDED.paid_tax_minor,
     dropped = EXCLUDED.dropped
+WHERE (order_lines.line_number, order_lines.product_type, order_lines.bucket, order_lines.sku,
+    order_lines.product_name, order_lines.quantity, order_lines.status,
+    order_lines.payment_reference, order_lines.gross_minor, order_lines.tax_minor,
+    order_lines.tax_rate, order_lines.paid_gross_minor, order_lines.paid_tax_minor,
+    order_lines.dropped)
+  IS DISTINCT FROM (EXCLUDED.line_number, EXCLUDED.product_type, EXCLUDED.bucket, EXCLUDED.sku,
+    EXCLUDED.product_name, EXCLUDED.quantity, EXCLUDED.status, EXCLUDED.payment_reference,
+    EXCLUDED.gross_minor, EXCLUDED.tax_minor, EXCLUDED.tax_rate, EXCLUDED.paid_gross_minor,
+    EXCLUDED.paid_tax_minor, EXCLUDED.dropped)
 """
 UPSERT_REFUND = """
 INSERT INTO oms_refunds (order_id, credit_note_number, refund_type, status, rma, status_date)

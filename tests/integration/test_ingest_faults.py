@@ -195,3 +195,30 @@ async def test_an_order_held_by_a_lock_holds_up_only_its_own_lane(app):
     await asyncio.wait_for(handling, 5)
     assert await database.pool.fetchval(
         "SELECT product_type FROM order_lines WHERE order_id = $1", held) == "DIGITAL"
+
+
+async def row_versions(pool, order_id: str) -> list[str]:
+    """The transaction ids that wrote the order's row and its lines' rows."""
+    order_row = await pool.fetchval("SELECT xmin::text FROM orders WHERE order_id = $1", order_id)
+    lines = await pool.fetch(
+        "SELECT xmin::text FROM order_lines WHERE order_id = $1 ORDER BY line_id", order_id
+    )
+    return [order_row, *(row["xmin"] for row in lines)]
+
+
+async def test_a_resent_snapshot_that_changes_nothing_rewrites_no_row(app):
+    # given a projected order
+    database = app.state.service.database
+    projector = Projector(database, ProjectionRules(), dead_letter_topic=DLQ)
+    order_id = unique("RESENT")
+    await projector.handle([record(order_id)])
+    written = await row_versions(database.pool, order_id)
+    # when the OMS sends the same snapshot again under a new message id
+    answers = await projector.handle([record(order_id, offset=1)])
+    # then it is applied, and neither the order's row nor its line's row is written again
+    assert answers[0].result["outcome"] == "applied"
+    assert await row_versions(database.pool, order_id) == written
+    # and a snapshot that changes the line does rewrite it
+    await projector.handle([record(order_id, "DIGITAL", offset=2)])
+    rewritten = await row_versions(database.pool, order_id)
+    assert rewritten[0] == written[0] and rewritten[1] != written[1]
