@@ -96,9 +96,9 @@ class Settings(BaseSettings):
     alerts_topic: str = "appeasement.alerts"
     outbox_poll_seconds: float = 1.0
     max_grants_in_flight: int = Field(
-        16, ge=1, description="HTTP grants and previews in flight at once; above: 503 "
-        "OVERLOADED. At most DATABASE_POOL_SIZE, so that the pool has a connection for every "
-        "grant let in",
+        12, ge=1, description="HTTP grants and previews in flight at once; above: 503 "
+        "OVERLOADED. Below DATABASE_POOL_SIZE, so that the pool has a connection for every "
+        "grant let in and some left for the relay and the consumers",
     )
     max_loop_lag_ms: int = Field(
         500, ge=10, description="HTTP grants and previews are refused (503 OVERLOADED) while "
