@@ -76,9 +76,9 @@ class Projector:
         The records are applied in chunks of `chunk_records`, one after the other; the next
         chunk is read (JSON, wire models) while the one before is in the database. A chunk's
         orders are split over `lanes` transactions that run side by side, each order's
-        events in one lane, in their order. Through a database outage it retries until done (a consumer
-        holds its offsets); with `retry_outages` off the outage is raised, for a caller that
-        can tell its sender to try again.
+        events in one lane, in their order. Through a database outage it retries until done
+        (a consumer holds its offsets); with `retry_outages` off the outage is raised, for a
+        caller that can tell its sender to try again.
         """
         metrics.BATCH_RECORDS.observe(len(records))
         answers: dict[int, Answer] = {}
