@@ -85,6 +85,9 @@ async def memory_soak(settings: Settings) -> dict[str, Any]:
             await connections.close()
         samples.append((time.perf_counter() - started, service.rss_mb()))
     rss = [mb for _, mb in samples]
+    first_of_each_minute: dict[int, float] = {}
+    for at, mb in samples:
+        first_of_each_minute.setdefault(int(at // 60), mb)
     return {
         "seconds": seconds,
         "grants_offered": grants.sent,
@@ -94,7 +97,5 @@ async def memory_soak(settings: Settings) -> dict[str, Any]:
         "events_offered": events.sent,
         "rss_mb": {"start": round(rss[0], 1), "peak": round(max(rss), 1),
                    "end": round(rss[-1], 1)},
-        "rss_mb_by_minute": [round(mb, 1) for _, mb in sorted(
-            {int(at // 60): (at, mb) for at, mb in reversed(samples)}.values()
-        )],
+        "rss_mb_by_minute": [round(mb, 1) for mb in first_of_each_minute.values()],
     }

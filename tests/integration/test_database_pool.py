@@ -3,6 +3,7 @@ keeps nothing of the work done on it."""
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 
 from service.adapters.db import Database
@@ -19,8 +20,6 @@ async def database(settings):
 
 
 async def last_statement(settings, pid: int) -> str:
-    import asyncpg
-
     observer = await asyncpg.connect(settings.database_url)
     try:
         return await observer.fetchval("SELECT query FROM pg_stat_activity WHERE pid = $1", pid)
