@@ -21,7 +21,6 @@ from service.adapters import projection_repo, trace_context
 from service.adapters.outbox import NOTIFY_CHANNEL, Message
 from service.domain.appeasement import Piece
 from service.domain.balance import Amounts
-from service.domain.lifecycle import GRANTED, HOLDS_MONEY
 from service.domain.projection import OrderState
 
 #: The order's customer, locked (transaction-scoped) before the order's row.
@@ -46,8 +45,11 @@ def _held_by_key(channel: str, key: str) -> str:
     LIMIT 1"""
 
 
-# $1 order, $2 statuses holding money, $3 granted statuses, $4 reason, $5 customer,
-# $6 currency, $7 window in days, $8 appeasement left out, $9 channel, $10 idempotency key
+# $1 order, $2 reason, $3 customer, $4 currency, $5 window in days, $6 appeasement left out,
+# $7 channel, $8 idempotency key. What is appeased and let out comes from the running totals
+# (migration 0011): a few rows however many appeasements the order or customer has. The
+# customer's window is whole UTC days from the totals, plus its first day's appeasements
+# from their own rows.
 CONTEXT = f"""
 SELECT now() AS now,
     ARRAY(SELECT l FROM order_lines l WHERE l.order_id = $1) AS lines,
@@ -58,33 +60,50 @@ SELECT now() AS now,
     ARRAY(SELECT s FROM shipments s WHERE s.order_id = $1) AS shipments,
     appeased.lines AS appeased_lines, appeased.gross AS appeased_gross,
     appeased.tax AS appeased_tax,
-    already.on_order, already.for_reason, already.for_customer,
+    by_order.on_order - coalesce(left_out.on_order, 0) AS on_order,
+    by_order.for_reason - coalesce(left_out.for_reason, 0) AS for_reason,
+    by_customer.in_window - coalesce(left_out.for_customer, 0) AS for_customer,
     held.appeasement_id AS held_appeasement_id, held.request_hash AS held_request_hash,
     held.first_response AS held_first_response, held.code AS held_code,
     held.message AS held_message, held.details AS held_details
 FROM (
-    SELECT array_agg(order_line) AS lines, array_agg(gross) AS gross, array_agg(tax) AS tax
-    FROM (
-        SELECT al.order_line, sum(al.gross_minor) AS gross, sum(al.tax_minor) AS tax
-        FROM appeasement_allocations al JOIN appeasements a USING (appeasement_id)
-        WHERE a.order_id = $1 AND a.status = ANY($2)
-        GROUP BY al.order_line
-    ) by_line
+    SELECT array_agg(order_line) AS lines, array_agg(gross_minor) AS gross,
+        array_agg(tax_minor) AS tax
+    FROM appeased_by_line
+    WHERE order_id = $1 AND (gross_minor <> 0 OR tax_minor <> 0)
 ) appeased
 CROSS JOIN (
+    SELECT coalesce(sum(granted_minor), 0) AS on_order,
+        coalesce(sum(held_minor) FILTER (WHERE reason = $2), 0) AS for_reason
+    FROM appeased_by_reason WHERE order_id = $1
+) by_order
+CROSS JOIN (
+    SELECT since, (since AT TIME ZONE 'UTC')::date AS first_day
+    FROM (SELECT now() - make_interval(days => $5) AS since) w
+) window_
+CROSS JOIN LATERAL (
+    SELECT coalesce((
+        SELECT sum(granted_minor) FROM granted_by_customer_day
+        WHERE customer_id = $3 AND currency = $4 AND day > window_.first_day
+    ), 0) + coalesce((
+        SELECT sum(amount_minor) FROM appeasements
+        WHERE customer_id = $3 AND currency = $4 AND appeasement_granted(status)
+          AND created_at >= window_.since
+          AND created_at < (window_.first_day + 1)::timestamp AT TIME ZONE 'UTC'
+    ), 0) AS in_window
+) by_customer
+LEFT JOIN LATERAL (
     SELECT
-        coalesce(sum(amount_minor) FILTER (
-            WHERE order_id = $1 AND status = ANY($3)), 0) AS on_order,
-        coalesce(sum(amount_minor) FILTER (
-            WHERE order_id = $1 AND reason = $4 AND status = ANY($2)), 0) AS for_reason,
-        coalesce(sum(amount_minor) FILTER (
-            WHERE customer_id = $5 AND currency = $6 AND status = ANY($3)
-              AND created_at >= now() - make_interval(days => $7)), 0) AS for_customer
-    FROM appeasements
-    WHERE (order_id = $1 OR (customer_id = $5 AND currency = $6))
-      AND appeasement_id IS DISTINCT FROM $8
-) already
-LEFT JOIN LATERAL ({_held_by_key("$9", "$10")}
+        CASE WHEN order_id = $1 AND appeasement_granted(status)
+             THEN amount_minor ELSE 0 END AS on_order,
+        CASE WHEN order_id = $1 AND reason = $2 AND appeasement_holds_money(status)
+             THEN amount_minor ELSE 0 END AS for_reason,
+        CASE WHEN customer_id = $3 AND currency = $4 AND appeasement_granted(status)
+                  AND created_at >= window_.since
+             THEN amount_minor ELSE 0 END AS for_customer
+    FROM appeasements WHERE appeasement_id = $6
+) left_out ON true
+LEFT JOIN LATERAL ({_held_by_key("$7", "$8")}
 ) held ON true
 """
 
@@ -187,8 +206,8 @@ async def load_context(
     order_id = order_row["order_id"]
     channel, idempotency_key = key or (None, None)
     row = await connection.fetchrow(
-        CONTEXT, order_id, list(HOLDS_MONEY), list(GRANTED), reason, order_row["customer_id"],
-        order_row["currency"], window_days, leaving_out, channel, idempotency_key,
+        CONTEXT, order_id, reason, order_row["customer_id"], order_row["currency"], window_days,
+        leaving_out, channel, idempotency_key,
     )
     order = projection_repo.build_orders(
         [order_row], lines=row["lines"], refund_lines=row["refund_lines"],
