@@ -11,9 +11,10 @@ from typing import Any
 _NUMBER = re.compile(r'"@number:([-0-9.eE+]+)"')
 
 
-def encode(message: dict[str, Any]) -> bytes:
-    """JSON with Decimal amounts as JSON numbers, digit for digit, as MCOM sends them."""
-    text = json.dumps(message, default=lambda value: f"@number:{value}")
+def encode(message: dict[str, Any], *, ascii_only: bool = True) -> bytes:
+    """JSON with Decimal amounts as JSON numbers, digit for digit, as MCOM sends them; with
+    `ascii_only` off, text is UTF-8 rather than escaped."""
+    text = json.dumps(message, default=lambda value: f"@number:{value}", ensure_ascii=ascii_only)
     return _NUMBER.sub(r"\1", text).encode()
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from schemas.envelope import PRODUCER_HEADER, Envelope, WireError, read_envelope
+from schemas.envelope import PRODUCER_HEADER, WireError, read_envelope
 from schemas.published import OverCreditAlert, OverCreditParams
 from service import metrics
 from service.adapters import appeasement_repo, outbox
@@ -27,7 +27,7 @@ from service.service_layer import dead_letters, ids
 from service.service_layer.answers import Answer
 from service.service_layer.dead_letters import DeadLetter, InboundRecord
 from service.service_layer.ports import PoolSource
-from service.service_layer.translate import to_event
+from service.service_layer.translate import read_fast, to_event
 
 log = structlog.get_logger(__name__)
 _stdlib_log = logging.getLogger(__name__)
@@ -39,7 +39,8 @@ READ_TURN = 25
 @dataclass(frozen=True, slots=True)
 class _Readable:
     record: InboundRecord
-    envelope: Envelope
+    message_id: str
+    method: str
     event: OmsEvent
 
 
@@ -123,8 +124,11 @@ class Projector:
                 continue
             envelope = None
             try:
-                envelope = read_envelope(record.value)
-                readable.append(_Readable(record, envelope, to_event(envelope)))
+                read = read_fast(record.value)
+                if read is None:
+                    envelope = read_envelope(record.value)
+                    read = envelope.id, envelope.method, to_event(envelope)
+                readable.append(_Readable(record, *read))
             except WireError as error:
                 letters.append(DeadLetter(record, error.code, error.message,
                                           envelope.id if envelope else None))
@@ -178,7 +182,7 @@ class Projector:
                         answers.update(await self._apply_until_done([item], [], retry_outages))
                     return answers
                 failed = [DeadLetter(item.record, "PROCESSING_FAILED", repr(error),
-                                     item.envelope.id) for item in items]
+                                     item.message_id) for item in items]
                 return await self._apply_until_done([], [*letters, *failed], retry_outages)
 
     async def _apply(
@@ -186,15 +190,15 @@ class Projector:
     ) -> dict[int, Answer]:
         firsts: dict[str, _Readable] = {}
         for item in items:
-            firsts.setdefault(item.envelope.id, item)
+            firsts.setdefault(item.message_id, item)
         async with self._database.pool.acquire() as connection, connection.transaction():
             recorded = await dead_letters.record(connection, self._dead_letter_topic, letters)
             new_ids = await repo.record_inbox(
                 connection,
                 self._consumer,
-                [(i.envelope.id, i.envelope.method, i.event.order_id) for i in firsts.values()],
+                [(i.message_id, i.method, i.event.order_id) for i in firsts.values()],
             )
-            fresh = [item for item in firsts.values() if item.envelope.id in new_ids]
+            fresh = [item for item in firsts.values() if item.message_id in new_ids]
             states = await repo.lock_orders(connection, {item.event.order_id for item in fresh})
             watched = sorted({i.event.order_id for i in fresh}) if self._watches() else []
             # only orders with appeased money come back: the others cannot be over-credited
@@ -238,7 +242,7 @@ class Projector:
 
     @staticmethod
     def _answer(item: _Readable, outcome: str) -> Answer:
-        return Answer(item.envelope.id,
+        return Answer(item.message_id,
                       result={"outcome": outcome, "order_id": item.event.order_id})
 
     def _watches(self) -> bool:
@@ -268,7 +272,7 @@ class Projector:
         """Counted by method and outcome; each message logged, an applied one at debug level
         (checked once: a batch applies hundreds)."""
         for (method, outcome), count in Counter(
-            (item.envelope.method, outcome) for item, outcome in outcomes
+            (item.method, outcome) for item, outcome in outcomes
         ).items():
             metrics.MESSAGES.labels(method, outcome).inc(count)
         debug = _stdlib_log.isEnabledFor(logging.DEBUG)
@@ -278,8 +282,8 @@ class Projector:
             (log.debug if outcome == "applied" else log.info)(
                 f"message {outcome}",
                 order_id=item.event.order_id,
-                message_id=item.envelope.id,
-                method=item.envelope.method,
+                message_id=item.message_id,
+                method=item.method,
                 topic=item.record.topic,
                 partition=item.record.partition,
                 offset=item.record.offset,
