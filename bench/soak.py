@@ -1,9 +1,10 @@
 """Memory over a soak: 100 grants/s over HTTP plus 1,000 OMS events/s on the bus, for
-BENCH_SOAK_SECONDS (default 600); the service's RSS sampled every 5 s."""
+BENCH_SOAK_SECONDS (default 600); the service's RSS and CPU sampled every 5 s."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import time
 import uuid
@@ -43,7 +44,7 @@ async def memory_soak(settings: Settings) -> dict[str, Any]:
         connections = Connections(host, int(port))
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
         await producer.start()
-        samples: list[tuple[float, float]] = []
+        samples: list[tuple[float, float, float]] = []
         statuses: dict[int, int] = {}
         accepted: list[float] = []
         shed_by_minute: dict[int, int] = {}
@@ -68,7 +69,8 @@ async def memory_soak(settings: Settings) -> dict[str, Any]:
 
         async def sample() -> None:
             while True:
-                samples.append((time.perf_counter() - started, service.rss_mb()))
+                samples.append((time.perf_counter() - started, service.rss_mb(),
+                                service.cpu_seconds()))
                 if len(samples) % 12 == 0:
                     say(f"soak: {samples[-1][0]:.0f} of {seconds:.0f} s, "
                         f"RSS {samples[-1][1]:.0f} MB")
@@ -83,11 +85,12 @@ async def memory_soak(settings: Settings) -> dict[str, Any]:
             sampler.cancel()
             await producer.stop()
             await connections.close()
-        samples.append((time.perf_counter() - started, service.rss_mb()))
-    rss = [mb for _, mb in samples]
-    first_of_each_minute: dict[int, float] = {}
-    for at, mb in samples:
-        first_of_each_minute.setdefault(int(at // 60), mb)
+        samples.append((time.perf_counter() - started, service.rss_mb(), service.cpu_seconds()))
+    rss = [mb for _, mb, _ in samples]
+    first_of_each_minute: dict[int, tuple[float, float, float]] = {}
+    for sample in samples:
+        first_of_each_minute.setdefault(int(sample[0] // 60), sample)
+    minutes = list(first_of_each_minute.values())
     return {
         "seconds": seconds,
         "grants_offered": grants.sent,
@@ -97,5 +100,10 @@ async def memory_soak(settings: Settings) -> dict[str, Any]:
         "events_offered": events.sent,
         "rss_mb": {"start": round(rss[0], 1), "peak": round(max(rss), 1),
                    "end": round(rss[-1], 1)},
-        "rss_mb_by_minute": [round(mb, 1) for mb in first_of_each_minute.values()],
+        "rss_mb_by_minute": [round(mb, 1) for _, mb, _ in minutes],
+        # the service's CPU from one minute's first sample to the next, in cores
+        "service_cpu_cores_by_minute": [
+            round((cpu - earlier_cpu) / (at - earlier_at), 2)
+            for (earlier_at, _, earlier_cpu), (at, _, cpu) in itertools.pairwise(minutes)
+        ],
     }
