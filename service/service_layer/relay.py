@@ -97,6 +97,12 @@ class OutboxRelay:
         attempts, is quarantined with an alert; its key waits, the other keys go on. A
         broker that cannot take messages stops the round for every key.
         """
+        published, _ = await self._round()
+        return published
+
+    async def _round(self) -> tuple[int, bool]:
+        """How many went out, and whether the claim took as much as a round may: then more
+        may be waiting; else whatever commits later wakes the relay."""
         async with self._database.pool.acquire() as connection, connection.transaction():
             rows = await outbox.claim(connection, keys=self._keys, limit=self._limit)
             by_key: dict[str, list[asyncpg.Record]] = {}
@@ -116,7 +122,7 @@ class OutboxRelay:
         unavailable = [error for _, _, error in outcomes if isinstance(error, BrokerUnavailable)]
         if unavailable:
             raise unavailable[0]
-        return len(published)
+        return len(published), len(rows) >= self._limit or len(by_key) >= self._keys
 
     async def _publish_key(
         self, rows: list[asyncpg.Record]
@@ -177,8 +183,11 @@ class OutboxRelay:
         backoff = Backoff(cap=self._max_backoff)
         while True:
             try:
-                while await self.publish_pending():
-                    pass
+                while True:
+                    self._wake.clear()
+                    _, full = await self._round()
+                    if not full:
+                        break
                 backoff.reset()
             except Exception as error:  # noqa: BLE001 - the relay must outlive any one round
                 expected = isinstance(error, (BrokerUnavailable, *TRANSIENT_ERRORS))
@@ -189,7 +198,6 @@ class OutboxRelay:
                 continue
             if self._listener is None or self._listener.is_closed():
                 await self._listen()
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
 

@@ -137,6 +137,85 @@ async def test_a_commit_wakes_the_relay_without_waiting_for_the_poll(database):
         await relay.stop()
 
 
+class Gate(Recorder):
+    """A broker that holds one message until it is let through."""
+
+    def __init__(self, held: str) -> None:
+        super().__init__()
+        self.held = held
+        self.holding = asyncio.Event()
+        self.through = asyncio.Event()
+
+    async def publish(
+        self, topic: str, key: bytes | None, payload: bytes, message_id: str,
+        headers: dict[str, str],
+    ) -> None:
+        if message_id == self.held:
+            self.holding.set()
+            await self.through.wait()
+        await super().publish(topic, key, payload, message_id, headers)
+
+
+async def until_sent(broker: Recorder, count: int, seconds: float = 5) -> float:
+    started = time.monotonic()
+    while len(broker.sent) < count and time.monotonic() - started < seconds:
+        await asyncio.sleep(0.01)
+    return time.monotonic() - started
+
+
+async def test_a_message_committed_during_a_round_goes_out_without_waiting_for_the_poll(
+    database,
+):
+    # given a running relay that would poll only every 30 s, publishing A, which the
+    # broker holds
+    broker = Gate(held="a")
+    relay = OutboxRelay(database, broker, poll_seconds=30)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.2)
+        await queue(database, [("A", "a")])
+        await asyncio.wait_for(broker.holding.wait(), 5)
+        # when B is committed while that round runs, and then A goes through
+        await queue(database, [("B", "b")])
+        await asyncio.sleep(0.2)
+        broker.through.set()
+        # then B follows at once, woken by its commit
+        assert await until_sent(broker, 2) < 5
+        assert broker.sent == [("A", "a"), ("B", "b")]
+    finally:
+        await relay.stop()
+
+
+async def test_a_round_that_took_everything_is_not_followed_by_an_empty_one(
+    database, monkeypatch,
+):
+    # given a running relay, idle, and every claim it makes counted
+    claims = []
+    claim = outbox.claim
+
+    async def counted(*args, **kwargs):
+        rows = await claim(*args, **kwargs)
+        claims.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(outbox, "claim", counted)
+    broker = Recorder()
+    relay = OutboxRelay(database, broker, poll_seconds=30)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.2)
+        idle = len(claims)
+        # when one message is committed
+        await queue(database, [("A", "one")])
+        await until_sent(broker, 1)
+        await asyncio.sleep(0.3)
+        # then it took one claim: the round was not full, so none followed it
+        assert broker.sent == [("A", "one")]
+        assert claims[idle:] == [1]
+    finally:
+        await relay.stop()
+
+
 async def test_a_message_that_fails_on_its_own_is_quarantined_and_holds_only_its_order(
     database,
 ):
