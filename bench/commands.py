@@ -14,7 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.harness import order_message, percentiles, publish, say, service_process, wait_for_orders
-from bench.load import open_loop
+from bench.load import steadily
 from schemas.commands import APPEASEMENT_CREATE
 from schemas.consumed import ORDER_CREATED
 from schemas.examples import request
@@ -59,7 +59,7 @@ async def command_latency(settings: Settings) -> dict[str, Any]:
                                 key=order_id.encode())
 
         try:
-            offer = await open_loop(RATE, SECONDS, send)
+            offer = await steadily(RATE, SECONDS, send)
             await producer.flush()
             sent_done = time.perf_counter()
             deadline = sent_done + 120

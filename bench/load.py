@@ -119,3 +119,31 @@ async def open_loop(
         offer.sent += 1
     await asyncio.gather(*offer.tasks)
     return offer
+
+
+@dataclass
+class Steady:
+    """What a steady run sent, and the most it fell behind its schedule, in seconds."""
+
+    sent: int = 0
+    late: float = 0.0
+
+
+async def steadily(
+    rate: float, seconds: float, send: Callable[[int, float], Awaitable[None]]
+) -> Steady:
+    """Call `send(n, scheduled_at)` `rate` times a second for `seconds`, one call after the
+    other from one task: for a Kafka producer, whose `send` waits only for room in a batch,
+    never for the broker's acknowledgement. A slow broker makes this late (reported), where
+    a task per message would pile up thousands of senders, all woken by each drained batch."""
+    steady = Steady()
+    start = time.perf_counter() + 0.05
+    for number in range(int(rate * seconds)):
+        scheduled = start + number / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await send(number, scheduled)
+        steady.sent += 1
+        steady.late = max(steady.late, time.perf_counter() - scheduled)
+    return steady

@@ -22,7 +22,7 @@ from bench.harness import (
     service_process,
     wait_for_orders,
 )
-from bench.load import Connections, open_loop
+from bench.load import Connections, open_loop, steadily
 from schemas.consumed import ORDER_CREATED, ORDER_UPDATED
 from service.settings import Settings
 
@@ -42,7 +42,8 @@ async def memory_soak(settings: Settings) -> dict[str, Any]:
         await wait_for_orders(settings.database_url or "", f"S-{run}-", ORDERS)
         host, port = service.url.removeprefix("http://").split(":")
         connections = Connections(host, int(port))
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
+                                    max_batch_size=262_144)
         await producer.start()
         samples: list[tuple[float, float, float]] = []
         statuses: dict[int, int] = {}
@@ -79,7 +80,7 @@ async def memory_soak(settings: Settings) -> dict[str, Any]:
         sampler = asyncio.create_task(sample())
         try:
             grants, events = await asyncio.gather(
-                open_loop(GRANTS_PER_S, seconds, grant), open_loop(EVENTS_PER_S, seconds, event)
+                open_loop(GRANTS_PER_S, seconds, grant), steadily(EVENTS_PER_S, seconds, event)
             )
         finally:
             sampler.cancel()
@@ -98,6 +99,7 @@ async def memory_soak(settings: Settings) -> dict[str, Any]:
         "accepted_answer_ms": percentiles(accepted),
         "shed_by_minute": [shed_by_minute.get(minute, 0) for minute in range(int(seconds // 60))],
         "events_offered": events.sent,
+        "events_late_s": round(events.late, 1),
         "rss_mb": {"start": round(rss[0], 1), "peak": round(max(rss), 1),
                    "end": round(rss[-1], 1)},
         "rss_mb_by_minute": [round(mb, 1) for _, mb, _ in minutes],
@@ -107,3 +109,4 @@ async def memory_soak(settings: Settings) -> dict[str, Any]:
             for (earlier_at, _, earlier_cpu), (at, _, cpu) in itertools.pairwise(minutes)
         ],
     }
+
