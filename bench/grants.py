@@ -155,6 +155,8 @@ async def _step(
         "answers": dict(statuses),
         "connection_failures": offers[0].failed + offers[1].failed,
         "connections_opened": connections.opened,
+        "slowest_connection_open_ms": round(connections.slowest_open * 1000, 1),
+        "generator_late_ms": round(max(offer.late for offer in offers) * 1000, 1),
         "answer_ms": percentiles(accepted),
         "overloaded_answer_ms": percentiles(shed),
         "retry_after": sorted(retry_after),

@@ -30,6 +30,8 @@ class Connections:
         self._port = port
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self.opened = 0
+        #: the longest a new connection took to open, in seconds
+        self.slowest_open = 0.0
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
         """One request; on a kept-alive connection the server closed meanwhile, once more on
@@ -76,7 +78,10 @@ class Connections:
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         self.opened += 1
-        return await asyncio.open_connection(self._host, self._port)
+        started = time.perf_counter()
+        opened = await asyncio.open_connection(self._host, self._port)
+        self.slowest_open = max(self.slowest_open, time.perf_counter() - started)
+        return opened
 
     async def close(self) -> None:
         for _, writer in self._idle:
@@ -90,6 +95,9 @@ class Offer:
 
     sent: int = 0
     failed: int = 0
+    #: the most a request started after its scheduled moment, in seconds: the generator's
+    #: own lateness, which every latency measured from the schedule includes
+    late: float = 0.0
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -101,6 +109,7 @@ async def open_loop(
     offer = Offer()
 
     async def guarded(number: int, scheduled: float) -> None:
+        offer.late = max(offer.late, time.perf_counter() - scheduled)
         try:
             await send(number, scheduled)
         except Exception:  # noqa: BLE001 - a refused connection or a dropped answer is counted

@@ -96,6 +96,7 @@ async def memory_soak(settings: Settings) -> dict[str, Any]:
         "seconds": seconds,
         "grants_offered": grants.sent,
         "grant_answers": statuses,
+        "generator_late_ms": round(grants.late * 1000, 1),
         "accepted_answer_ms": percentiles(accepted),
         "shed_by_minute": [shed_by_minute.get(minute, 0) for minute in range(int(seconds // 60))],
         "events_offered": events.sent,
