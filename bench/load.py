@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,13 +115,7 @@ async def open_loop(
         except Exception:  # noqa: BLE001 - a refused connection or a dropped answer is counted
             offer.failed += 1
 
-    total = int(rate * seconds)
-    start = time.perf_counter() + 0.05
-    for number in range(total):
-        scheduled = start + number / rate
-        delay = scheduled - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
+    async for number, scheduled in _schedule(rate, seconds):
         task = asyncio.create_task(guarded(number, scheduled))
         offer.tasks.add(task)
         task.add_done_callback(offer.tasks.discard)
@@ -146,13 +140,20 @@ async def steadily(
     never for the broker's acknowledgement. A slow broker makes this late (reported), where
     a task per message would pile up thousands of senders, all woken by each drained batch."""
     steady = Steady()
+    async for number, scheduled in _schedule(rate, seconds):
+        await send(number, scheduled)
+        steady.sent += 1
+        steady.late = max(steady.late, time.perf_counter() - scheduled)
+    return steady
+
+
+async def _schedule(rate: float, seconds: float) -> AsyncIterator[tuple[int, float]]:
+    """(n, the moment it is due) `rate` times a second for `seconds`, each given at its
+    moment, or at once when it is already past."""
     start = time.perf_counter() + 0.05
     for number in range(int(rate * seconds)):
         scheduled = start + number / rate
         delay = scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        await send(number, scheduled)
-        steady.sent += 1
-        steady.late = max(steady.late, time.perf_counter() - scheduled)
-    return steady
+        yield number, scheduled

@@ -110,4 +110,3 @@ async def memory_soak(settings: Settings) -> dict[str, Any]:
             for (earlier_at, _, earlier_cpu), (at, _, cpu) in itertools.pairwise(minutes)
         ],
     }
-
