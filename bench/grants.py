@@ -143,9 +143,11 @@ async def _step(
     async def hot_order(number: int, scheduled: float) -> None:
         await grant(hot, scheduled, True)
 
+    served_before = await _served_over_a_second(service)
     offers = await asyncio.gather(
         open_loop(rate, SECONDS, spread), open_loop(HOT_RATE, SECONDS, hot_order)
     )
+    served_after = await _served_over_a_second(service)
     await watch.wait_for({*granted, *hot_granted}, timeout=60)
     await connections.close()
     to_event = [watch.seen[i] - at for i, at in granted.items() if i in watch.seen]
@@ -158,6 +160,9 @@ async def _step(
         "slowest_connection_open_ms": round(connections.slowest_open * 1000, 1),
         "generator_late_ms": round(max(offer.late for offer in offers) * 1000, 1),
         "answer_ms": percentiles(accepted),
+        # by the service's own clock, from the request's arrival in the app to its answer
+        "served_grants": served_after[0] - served_before[0],
+        "served_grants_over_1s": served_after[1] - served_before[1],
         "overloaded_answer_ms": percentiles(shed),
         "retry_after": sorted(retry_after),
         "grant_to_event_ms": percentiles(to_event),
@@ -165,3 +170,18 @@ async def _step(
         "hot_order": {"answer_ms": percentiles(hot_answers),
                       "grant_to_event_ms": percentiles(hot_to_event)},
     }
+
+
+async def _served_over_a_second(service: ServiceProcess) -> tuple[int, int]:
+    """Grants the service has answered, and how many of them took it more than a second
+    (its request duration histogram for the grant route)."""
+    buckets = await service.metric("appeasement_http_request_duration_seconds_bucket")
+    route = 'route="/v1/orders/{order_id}/appeasements"'
+    answered = within = 0.0
+    for labels, count in buckets.items():
+        if route in labels and 'method="POST"' in labels:
+            if 'le="+Inf"' in labels:
+                answered = count
+            elif 'le="1.0"' in labels:
+                within = count
+    return int(answered), int(answered - within)
