@@ -67,37 +67,30 @@ class PriceTax(_Struct):
         self.rate = _optional_amount(self.rate)
 
 
-class Price(_Struct):
+class _Amounts(_Struct, kw_only=True):
     # Amounts are read as decode_json reads them (a Decimal, or an int), then checked: a
     # msgspec Decimal would also take a numeric string, which pydantic reads its own way.
     gross_amount: Any
     net_amount: Any = None
     tax_amount: Any = None
     tax_rate: Any = None
+
+    def __post_init__(self) -> None:
+        self.gross_amount = _amount(self.gross_amount)
+        self.net_amount = _optional_amount(self.net_amount)
+        self.tax_amount = _optional_amount(self.tax_amount)
+        self.tax_rate = _optional_amount(self.tax_rate)
+
+
+class Price(_Amounts, kw_only=True):
     taxes: list[PriceTax] = []
     currency: str | None = None
 
-    def __post_init__(self) -> None:
-        self.gross_amount = _amount(self.gross_amount)
-        self.net_amount = _optional_amount(self.net_amount)
-        self.tax_amount = _optional_amount(self.tax_amount)
-        self.tax_rate = _optional_amount(self.tax_rate)
 
-
-class LinePayment(_Struct, kw_only=True):
+class LinePayment(_Amounts, kw_only=True):
     payment_reference: str | None = None
-    gross_amount: Any
-    net_amount: Any = None
-    tax_amount: Any = None
-    tax_rate: Any = None
     currency: str | None = None
     status: str | None = None
-
-    def __post_init__(self) -> None:
-        self.gross_amount = _amount(self.gross_amount)
-        self.net_amount = _optional_amount(self.net_amount)
-        self.tax_amount = _optional_amount(self.tax_amount)
-        self.tax_rate = _optional_amount(self.tax_rate)
 
 
 class OrderLine(_Struct, kw_only=True):
