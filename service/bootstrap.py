@@ -182,6 +182,7 @@ def build_service(settings: Settings) -> Service:
         dead_letter_topic=settings.dead_letter_topic,
         max_backoff=settings.db_retry_max_seconds,
         alerts_topic=settings.alerts_topic,
+        lanes=settings.projection_lanes,
     )
     projection = register_projection(
         broker,
@@ -189,6 +190,7 @@ def build_service(settings: Settings) -> Service:
         group_id=settings.consumer_group,
         max_records=settings.consumer_batch_max_records,
         batch_timeout_ms=settings.consumer_batch_timeout_ms,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
     )
     if not settings.bank_details_key:
         raise SealingKeyError(
@@ -215,7 +217,8 @@ def build_service(settings: Settings) -> Service:
     )
     commands = register_commands(
         broker, command_handler, group_id=settings.command_consumer_group,
-        concurrency=settings.command_concurrency
+        concurrency=settings.command_concurrency,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
     )
     declare_publications(
         broker, results_topic=settings.command_results_topic, alerts_topic=settings.alerts_topic,

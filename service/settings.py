@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     consumer_group: str = "appeasement-projection"
     consumer_batch_max_records: int = 1000
     consumer_batch_timeout_ms: int = 100
+    consumer_fetch_max_wait_ms: int = Field(
+        100, ge=1, le=30_000,
+        description="Longest a fetch waits at the broker for records (Kafka's fetch.max.wait.ms)",
+    )
+    projection_lanes: int = Field(
+        3, ge=1, le=8, description="Transactions side by side per chunk of the projection"
+    )
     topic_partitions: int = 3
     topic_replication_factor: int = Field(3, ge=1, description="Of the topics the service creates")
     topic_min_insync_replicas: int | None = Field(

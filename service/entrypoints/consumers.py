@@ -118,11 +118,14 @@ def register_projection(
     group_id: str,
     max_records: int,
     batch_timeout_ms: int,
+    fetch_max_wait_ms: int = 100,
 ) -> ConsumerGroup:
     """One batch subscriber over every consumed topic: one consumer group, one join.
 
     Offsets are committed after the handler returns, that is after the database commit;
-    on an error the batch is sought back and read again.
+    on an error the batch is sought back and read again. A fetch waits at the broker at
+    most `fetch_max_wait_ms`: a broker that holds a fetch that long even when records are
+    there stalls the consumer no longer than that.
     """
     Payload = _documented_bytes(
         "MCOM message", "A JSON-RPC 2.0 message whose method is the topic name", CONSUMED
@@ -136,6 +139,7 @@ def register_projection(
         batch=True,
         max_records=max_records,
         batch_timeout_ms=batch_timeout_ms,
+        fetch_max_wait_ms=fetch_max_wait_ms,
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
@@ -149,7 +153,7 @@ def register_projection(
 
 def register_commands(
     broker: KafkaBroker, handler: CommandHandler, *, group_id: str, max_records: int = 200,
-    concurrency: int = 4,
+    concurrency: int = 4, fetch_max_wait_ms: int = 100,
 ) -> ConsumerGroup:
     """MCOM's appeasement command and the PSP's refund outcomes, in batches: one order's
     commands one after the other, `concurrency` orders side by side.
@@ -171,6 +175,7 @@ def register_commands(
         batch=True,
         max_records=max_records,
         batch_timeout_ms=20,
+        fetch_max_wait_ms=fetch_max_wait_ms,
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,

@@ -73,3 +73,22 @@ def test_a_secret_can_come_from_a_file(tmp_path, monkeypatch):
     (tmp_path / "kafka_sasl_password").write_text("from-a-file")
     settings = Settings(_secrets_dir=tmp_path)
     assert settings.kafka_sasl_password.get_secret_value() == "from-a-file"
+
+
+def test_every_consumer_fetch_waits_at_the_broker_no_longer_than_configured():
+    """A broker may hold a fetch for its whole wait even when records are there (the embedded
+    one does): each consumer group asks for the configured wait, not Kafka's 500 ms."""
+    from cryptography.fernet import Fernet
+
+    from service.bootstrap import build_service
+
+    settings = Settings(
+        database_url="postgresql://u@db.example/appeasement", kafka_bootstrap_servers="k:9092",
+        bank_details_key=Fernet.generate_key().decode(), auth_jwt_key="k" * 64,
+        consumer_fetch_max_wait_ms=37,
+    )
+    service = build_service(settings)  # builds everything, connects nothing
+    waits = {name: group._subscriber._connection_args["fetch_max_wait_ms"]
+             for name, group in service.consumers.items()}
+    assert waits == {"oms-events": 37, "commands": 37}
+    assert Settings().consumer_fetch_max_wait_ms == 100
