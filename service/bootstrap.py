@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from schemas.commands import COMMANDS
 from schemas.consumed import CONSUMED
 from service import background, telemetry
+from service.adapters import decision_repo
 from service.adapters.auth import Authenticator, load_tokens
 from service.adapters.db import Database, migrate
 from service.adapters.kafka import KafkaOutboxPublisher, ensure_topics
@@ -92,6 +93,7 @@ class Service:
         await self.database.connect()
         if self.settings.migrate_on_start:
             await migrate(self.database.pool)
+            await self.database.prepare_all()
         await self.bulk_runner.start()
         self._load = asyncio.create_task(self.appeasements.watch_load(), name="load-watch")
         self._kafka = asyncio.create_task(self._start_kafka(), name="kafka-start")
@@ -164,7 +166,12 @@ def build_service(settings: Settings) -> Service:
         raise ValueError("DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS must be set")
     policy = load_policy(settings.policy_file)
     authenticator = build_authenticator(settings)
-    database = Database(settings.database_url, max_size=settings.database_pool_size)
+    # every connection opened at start and ready for decisions: the first grants after a
+    # start or a quiet spell wait neither for PostgreSQL to start a backend nor for their
+    # statements to be prepared and their row types looked up
+    database = Database(settings.database_url, max_size=settings.database_pool_size,
+                        min_size=settings.database_pool_size,
+                        prepare=decision_repo.prepare_connection)
     tracer_provider = telemetry.configure_tracing(settings, VERSION)
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,

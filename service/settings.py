@@ -114,7 +114,9 @@ class Settings(BaseSettings):
     max_grants_waiting_per_order: int = Field(
         8, ge=1, description="HTTP grants waiting for one order's turn; above: 503 OVERLOADED"
     )
-    database_pool_size: int = Field(16, ge=2, description="PostgreSQL connections per instance")
+    database_pool_size: int = Field(
+        16, ge=2, description="PostgreSQL connections per instance, opened at start, kept open"
+    )
     command_concurrency: int = Field(
         4, ge=1, description="Orders whose commands are decided side by side per instance"
     )

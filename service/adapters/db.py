@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from importlib import resources
 
 import asyncpg
@@ -44,10 +46,30 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     be a round trip per use for nothing."""
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+#: Readies a new connection for the work to come (its statements prepared, their types known).
+Prepare = Callable[[asyncpg.Connection], Awaitable[None]]
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, prepare: Prepare | None = None
+) -> asyncpg.Pool:
+    async def init(connection: asyncpg.Connection) -> None:
+        if prepare is not None:
+            await _ready(connection, prepare)
+
     return await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, command_timeout=30, reset=_keep_session,
+        init=init,
     )
+
+
+async def _ready(connection: asyncpg.Connection, prepare: Prepare) -> None:
+    """Prepare the connection if the schema is there yet; a connection that could not be
+    prepared works all the same, its first uses prepare what they need."""
+    try:
+        await prepare(connection)
+    except asyncpg.PostgresError as error:
+        log.debug("connection not prepared", error=repr(error))
 
 
 def migration_files() -> list[tuple[int, str, str]]:
@@ -79,11 +101,17 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
 
 
 class Database:
-    """The pool, created at start-up and closed at shutdown; built once in the composition root."""
+    """The pool, created at start-up and closed at shutdown; built once in the composition root.
+    `min_size` connections are opened at start and kept open however quiet it gets; `prepare`
+    readies each new connection."""
 
-    def __init__(self, dsn: str, *, max_size: int = 10) -> None:
+    def __init__(
+        self, dsn: str, *, max_size: int = 10, min_size: int = 1, prepare: Prepare | None = None
+    ) -> None:
         self.dsn = dsn
         self._max_size = max_size
+        self._min_size = min(min_size, max_size)
+        self._prepare = prepare
         self._pool: asyncpg.Pool | None = None
 
     @property
@@ -93,7 +121,23 @@ class Database:
         return self._pool
 
     async def connect(self) -> None:
-        self._pool = await create_pool(self.dsn, max_size=self._max_size)
+        self._pool = await create_pool(
+            self.dsn, min_size=self._min_size, max_size=self._max_size, prepare=self._prepare
+        )
+
+    async def prepare_all(self) -> None:
+        """Prepare every open connection again: after migrations, for those opened before the
+        schema was there."""
+        if self._prepare is None:
+            return
+        prepare = self._prepare
+        pool = self.pool
+
+        async def one() -> None:
+            async with pool.acquire() as connection:
+                await _ready(connection, prepare)
+
+        await asyncio.gather(*(one() for _ in range(pool.get_idle_size())))
 
     async def close(self) -> None:
         if self._pool is not None:

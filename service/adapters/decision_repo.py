@@ -182,6 +182,14 @@ async def lock_order(connection: asyncpg.Connection, order_id: str) -> asyncpg.R
     return row
 
 
+async def prepare_connection(connection: asyncpg.Connection) -> None:
+    """Ready a new connection for decisions: the statements a grant reads with prepared, the
+    row types they return known, with an order id no order has (so nothing is locked)."""
+    await connection.fetchrow(LOCK_CUSTOMER_OF, "")
+    await connection.fetchrow(LOCK_ORDER, "")
+    await connection.fetchrow(CONTEXT, "", "", None, None, 1, None, None, None)
+
+
 READ_ORDER = "SELECT * FROM orders WHERE order_id = $1 AND known"
 FIND_BY_KEY = _held_by_key("$1", "$2")
 
