@@ -1,8 +1,8 @@
 """What a decision reads and writes, each in as few statements as the locks allow.
 
-Reading takes three: the customer's advisory lock (read with the order's customer), the
-order's row lock, then everything else in one statement, which in READ COMMITTED sees
-whatever committed before the locks were granted. Writing a grant takes one statement: the
+Reading takes two: the customer's advisory lock and the order's row lock in one statement,
+then everything else in one statement, which in READ COMMITTED sees whatever committed
+before the locks were granted. Writing a grant takes one statement: the
 appeasement, its allocation, its first transition, its outbox messages and the relays'
 wake-up.
 """
@@ -23,15 +23,18 @@ from service.domain.appeasement import Piece
 from service.domain.balance import Amounts
 from service.domain.projection import OrderState
 
-#: The order's customer, locked (transaction-scoped) before the order's row.
-LOCK_CUSTOMER_OF = """
-SELECT customer_id, currency,
-       CASE WHEN customer_id IS NOT NULL THEN pg_advisory_xact_lock(hashtextextended(
-           'customer:' || customer_id || ':' || coalesce(currency, ''), 0)) END AS locked
-FROM orders WHERE order_id = $1
+#: The order's customer (a transaction-scoped advisory lock), then the order's row, in one
+#: statement: the lock is taken in the scan, below the row lock. When the row was changed
+#: while this waited for it, the statement is evaluated again on the new row: a customer a
+#: snapshot moved the order to is locked too.
+LOCK_ORDER = """
+SELECT o.*,
+       CASE WHEN o.customer_id IS NOT NULL THEN pg_advisory_xact_lock(hashtextextended(
+           'customer:' || o.customer_id || ':' || coalesce(o.currency, ''), 0)) END AS locked
+FROM orders o WHERE o.order_id = $1
+FOR UPDATE
 """
-LOCK_CUSTOMER = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
-LOCK_ORDER = "SELECT * FROM orders WHERE order_id = $1 FOR UPDATE"
+
 
 def _held_by_key(channel: str, key: str) -> str:
     """What an idempotency key answered: a grant, or a stored refusal (never both)."""
@@ -163,29 +166,14 @@ class DecisionContext:
 
 
 async def lock_order(connection: asyncpg.Connection, order_id: str) -> asyncpg.Record | None:
-    """Lock the order's customer, then the order; the order's row, or None when unknown.
-
-    A snapshot may change the order's customer between the first read and the row lock:
-    then that customer is locked too before going on.
-    """
-    customer = await connection.fetchrow(LOCK_CUSTOMER_OF, order_id)
-    if customer is None:
-        return None
+    """Lock the order's customer, then the order; the order's row, or None when unknown."""
     row = await connection.fetchrow(LOCK_ORDER, order_id)
-    if row is None or not row["known"]:
-        return None
-    moved = (row["customer_id"], row["currency"]) != (customer["customer_id"], customer["currency"])
-    if moved and row["customer_id"]:
-        await connection.execute(
-            LOCK_CUSTOMER, f"customer:{row['customer_id']}:{row['currency'] or ''}"
-        )
-    return row
+    return row if row is not None and row["known"] else None
 
 
 async def prepare_connection(connection: asyncpg.Connection) -> None:
     """Ready a new connection for decisions: the statements a grant reads with prepared, the
     row types they return known, with an order id no order has (so nothing is locked)."""
-    await connection.fetchrow(LOCK_CUSTOMER_OF, "")
     await connection.fetchrow(LOCK_ORDER, "")
     await connection.fetchrow(CONTEXT, "", "", None, None, 1, None, None, None)
 
