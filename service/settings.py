@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     alerts_topic: str = "appeasement.alerts"
     outbox_poll_seconds: float = 1.0
     max_grants_in_flight: int = Field(
-        6, ge=1, description="HTTP grants and previews in flight at once; above: 503 "
+        12, ge=1, description="HTTP grants and previews in flight at once; above: 503 "
         "OVERLOADED. Below DATABASE_POOL_SIZE, so that the pool has a connection for every "
         "grant let in and some left for the relay and the consumers",
     )
