@@ -203,8 +203,11 @@ async def test_a_round_that_took_everything_is_not_followed_by_an_empty_one(
     relay = OutboxRelay(database, broker, poll_seconds=30)
     await relay.start()
     try:
-        await asyncio.sleep(0.2)
+        deadline = time.monotonic() + 10
+        while not claims and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         idle = len(claims)
+        assert idle == 1, "the relay's first round, at start"
         # when one message is committed
         await queue(database, [("A", "one")])
         await until_sent(broker, 1)
