@@ -214,6 +214,7 @@ def build_service(settings: Settings) -> Service:
         refund_unable=frozenset(settings.refund_unable_payment_methods),
         max_in_flight=settings.max_grants_in_flight,
         max_loop_lag=settings.max_loop_lag_ms / 1000,
+        latency_target=settings.grant_latency_target_ms / 1000 or None,
         max_waiting_per_order=settings.max_grants_waiting_per_order,
     )
     command_handler = CommandHandler(

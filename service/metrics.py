@@ -48,6 +48,11 @@ OWN_EVENTS = Counter(
     "appeasement_own_events_total",
     "This service's own refund events seen on the consumed topic and skipped unread",
 )
+IN_FLIGHT_LIMIT = Gauge(
+    "appeasement_in_flight_limit",
+    "HTTP grants and previews let in at once now: MAX_GRANTS_IN_FLIGHT, lowered while even "
+    "the quickest of them waits longer than GRANT_LATENCY_TARGET_MS",
+)
 SHED = Counter(
     "appeasement_shed_total", "Requests refused with 503 OVERLOADED, by use case", ["use_case"]
 )

@@ -107,6 +107,11 @@ class Settings(BaseSettings):
         "OVERLOADED. Below DATABASE_POOL_SIZE, so that the pool has a connection for every "
         "grant let in and some left for the relay and the consumers",
     )
+    grant_latency_target_ms: int = Field(
+        30, ge=0, description="While even the quickest HTTP grant or preview of half a second "
+        "takes longer, fewer are let in at once (down to 2, back up to MAX_GRANTS_IN_FLIGHT "
+        "by one each half second); 0 keeps MAX_GRANTS_IN_FLIGHT fixed",
+    )
     max_loop_lag_ms: int = Field(
         500, ge=10, description="HTTP grants and previews are refused (503 OVERLOADED) while "
         "the event loop runs this late",

@@ -115,12 +115,13 @@ class Appeasements:
         max_in_flight: int = 64,
         max_waiting_per_order: int = 8,
         max_loop_lag: float = 0.5,
+        latency_target: float | None = None,
     ) -> None:
         self._database = database
         self._policy = policy
         self._events = events
         self._refusals = Refusals(database)
-        self._in_flight = InFlight(max_in_flight, max_lag=max_loop_lag)
+        self._in_flight = InFlight(max_in_flight, max_lag=max_loop_lag, target=latency_target)
         self._turns = OrderTurns(max_waiting_per_order)
         self._refund_unable = frozenset(method.lower() for method in refund_unable)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -24,14 +26,44 @@ class Overloaded(DomainError):
 class InFlight:
     """At most `limit` requests at once; none while the event loop runs `max_lag` seconds
     late (the worst of the last second), since a request let in then would wait behind the
-    work already queued."""
+    work already queued.
 
-    def __init__(self, limit: int, max_lag: float = 0.5, tick: float = 0.05) -> None:
+    With a `target`, the limit follows the load: when even the quickest request of an
+    `interval` took longer than `target`, requests queue behind each other for nothing, and
+    the limit is cut by a quarter (to `floor` at least); after an interval without that it
+    grows back by one, up to `ceiling`. A burst that passes lowers nothing.
+    """
+
+    def __init__(
+        self, limit: int, max_lag: float = 0.5, tick: float = 0.05, *,
+        target: float | None = None, floor: int = 2, interval: float = 0.5,
+    ) -> None:
+        self.ceiling = limit
         self.limit = limit
         self.count = 0
         self.max_lag = max_lag
+        self.target = target
+        self._floor = max(1, min(floor, limit))
+        self._interval = interval
+        self._window_started = time.monotonic()
+        self._quickest = math.inf
         self._tick = tick
         self._recent: deque[float] = deque([0.0], maxlen=max(1, round(1 / tick)))
+        metrics.IN_FLIGHT_LIMIT.set(limit)
+
+    def observe(self, seconds: float, now: float) -> None:
+        """A request let in took `seconds`, ending at `now` (monotonic)."""
+        if self.target is None:
+            return
+        self._quickest = min(self._quickest, seconds)
+        if now - self._window_started < self._interval:
+            return
+        if self._quickest > self.target:
+            self.limit = max(self._floor, math.floor(self.limit * 0.75))
+        elif self.limit < self.ceiling:
+            self.limit += 1
+        metrics.IN_FLIGHT_LIMIT.set(self.limit)
+        self._window_started, self._quickest = now, math.inf
 
     @property
     def lag(self) -> float:
@@ -68,10 +100,13 @@ class InFlight:
         if refused is not None:
             raise refused
         self.count += 1
+        started = time.monotonic()
         try:
             yield
         finally:
             self.count -= 1
+            ended = time.monotonic()
+            self.observe(ended - started, ended)
 
 
 @dataclass

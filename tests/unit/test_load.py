@@ -46,3 +46,42 @@ def test_in_flight_refuses_above_its_limit_and_while_the_loop_runs_late():
     limiter._recent.append(0.3)
     refused = limiter.refusal("grant")
     assert isinstance(refused, Overloaded) and refused.details["lag_ms"] == 300
+
+
+def test_the_limit_shrinks_while_even_the_quickest_request_waits_and_grows_back_after():
+    # given a limit of 12 that follows a 30 ms target, judged every half second
+    limiter = InFlight(limit=12, target=0.030, floor=2, interval=0.5)
+    start = limiter._window_started
+    # when, for four half-seconds, even the quickest request takes 60 ms
+    for n in range(1, 5):
+        limiter.observe(0.080, start + n * 0.5 - 0.1)
+        limiter.observe(0.060, start + n * 0.5)
+    # then the limit was cut by a quarter each time, never below the floor
+    assert limiter.limit == 3
+    for n in range(5, 9):
+        limiter.observe(0.100, start + n * 0.5)
+    assert limiter.limit == 2
+    # and once a half second has a request within the target, it grows by one at a time
+    limiter.observe(0.200, start + 9 * 0.5 - 0.2)
+    limiter.observe(0.010, start + 9 * 0.5)
+    assert limiter.limit == 3
+    for n in range(10, 30):
+        limiter.observe(0.005, start + n * 0.5)
+    assert limiter.limit == 12
+
+
+def test_a_burst_of_slow_requests_within_an_interval_that_had_a_quick_one_lowers_nothing():
+    limiter = InFlight(limit=12, target=0.030, interval=0.5)
+    start = limiter._window_started
+    limiter.observe(0.004, start + 0.1)
+    for offset in (0.2, 0.3, 0.5):
+        limiter.observe(0.400, start + offset)
+    assert limiter.limit == 12
+
+
+def test_without_a_target_the_limit_stays_where_it_was_set():
+    limiter = InFlight(limit=12)
+    start = limiter._window_started
+    for n in range(1, 10):
+        limiter.observe(5.0, start + n)
+    assert limiter.limit == 12
