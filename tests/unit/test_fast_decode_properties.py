@@ -4,6 +4,7 @@ plainly is read by the models, so a bad message is dead-lettered with the same c
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import sys
@@ -190,7 +191,7 @@ odd_values = st.one_of(
         "2026-11-20", "2026-11-20T10:00:00Z", "2026-11-20T10:00:00+01:60", "2026-11-20 10:00:00",
         1700000000, Decimal("1700000000.5"), Decimal("5.0"), Decimal("1E+2"), 2**63, -(2**64),
         Decimal("1E+999999"), Decimal("-1E-999999"), Decimal("1" * 5000), 10**40, True, [], {},
-    ]),
+    ]).map(copy.deepcopy),  # a fresh [] and {} each time: a bent message may add to them
 )
 #: Bytes put raw into a string: invalid UTF-8, an encoded surrogate, and a valid "é".
 raw_bytes = st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xc3\xa9", b"\\ud800"])
