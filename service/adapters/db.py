@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from importlib import resources
 
@@ -53,13 +54,9 @@ Prepare = Callable[[asyncpg.Connection], Awaitable[None]]
 async def create_pool(
     dsn: str, *, min_size: int = 1, max_size: int = 10, prepare: Prepare | None = None
 ) -> asyncpg.Pool:
-    async def init(connection: asyncpg.Connection) -> None:
-        if prepare is not None:
-            await _ready(connection, prepare)
-
     return await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, command_timeout=30, reset=_keep_session,
-        init=init,
+        init=None if prepare is None else functools.partial(_ready, prepare=prepare),
     )
 
 
