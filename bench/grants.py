@@ -30,7 +30,7 @@ from bench.harness import (
     service_process,
     wait_for_orders,
 )
-from bench.load import Connections, open_loop
+from bench.load import open_loop
 from schemas.consumed import ORDER_CREATED
 from schemas.published import REFUND_UPDATED
 from service.settings import Settings
@@ -114,8 +114,7 @@ async def grant_latency(settings: Settings) -> dict[str, Any]:
 
 
 async def _warm_up(service: ServiceProcess, orders: list[str]) -> None:
-    host, port = service.url.removeprefix("http://").split(":")
-    connections = Connections(host, int(port))
+    connections = service.connections()
 
     async def grant(number: int, scheduled: float) -> None:
         await connections.post(f"/v1/orders/{orders[number % len(orders)]}/appeasements", GRANT,
@@ -129,8 +128,7 @@ async def _warm_up(service: ServiceProcess, orders: list[str]) -> None:
 async def _step(
     service: ServiceProcess, watch: EventWatch, orders: list[str], hot: str, rate: int
 ) -> dict[str, Any]:
-    host, port = service.url.removeprefix("http://").split(":")
-    connections = Connections(host, int(port))
+    connections = service.connections()
     statuses: Counter[str] = Counter()
     accepted: list[float] = []
     shed: list[float] = []

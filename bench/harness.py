@@ -23,6 +23,7 @@ import httpx
 import psutil
 from aiokafka import AIOKafkaProducer
 
+from bench.load import Connections
 from schemas.consumed import ORDER_CREATED
 from schemas.examples import order, request
 from service.adapters.sealing import new_key
@@ -79,6 +80,11 @@ class ServiceProcess:
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    def connections(self) -> Connections:
+        """Keep-alive HTTP connections to the service, for a load generator."""
+        host, port = self.url.removeprefix("http://").split(":")
+        return Connections(host, int(port))
 
     def cpu_seconds(self) -> float:
         times = psutil.Process(self.pid).cpu_times()

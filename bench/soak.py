@@ -22,7 +22,7 @@ from bench.harness import (
     service_process,
     wait_for_orders,
 )
-from bench.load import Connections, open_loop, steadily
+from bench.load import open_loop, steadily
 from schemas.consumed import ORDER_CREATED, ORDER_UPDATED
 from service.settings import Settings
 
@@ -40,8 +40,7 @@ async def memory_soak(settings: Settings) -> dict[str, Any]:
         await publish(bootstrap, ORDER_CREATED,
                       [(o, order_message(o, str(uuid.uuid4()))) for o in orders])
         await wait_for_orders(settings.database_url or "", f"S-{run}-", ORDERS)
-        host, port = service.url.removeprefix("http://").split(":")
-        connections = Connections(host, int(port))
+        connections = service.connections()
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
                                     max_batch_size=262_144)
         await producer.start()
