@@ -74,37 +74,63 @@ class Projector:
     ) -> list[Answer]:
         """Apply the records; one answer per record, in their order.
 
-        The records are applied in chunks of `chunk_records`, one after the other; the next
-        chunk is read (JSON, wire models) while the one before is in the database. A chunk's
-        orders are split over `lanes` transactions that run side by side, each order's
-        events in one lane, in their order. Through a database outage it retries until done
-        (a consumer holds its offsets); with `retry_outages` off the outage is raised, for a
-        caller that can tell its sender to try again.
+        The records are read (JSON, wire models) in chunks of `chunk_records`. A chunk's
+        orders are split over `lanes`, each order's events always in the same lane; a lane
+        applies its part of each chunk in one transaction, chunk after chunk, and the lanes
+        run side by side. So the next chunk is read while the ones before are in the
+        database, and a lane waits for nothing but its own previous transaction. Through a
+        database outage it retries until done (a consumer holds its offsets); with
+        `retry_outages` off the outage is raised, for a caller that can tell its sender to
+        try again.
         """
         metrics.BATCH_RECORDS.observe(len(records))
         answers: dict[int, Answer] = {}
-        pending: asyncio.Task[dict[int, Answer]] | None = None
+        lanes: list[asyncio.Task[None] | None] = [None] * max(self._lanes, 1)
         try:
             for start in range(0, len(records), self._chunk_records):
                 readable, letters = await self._read(
                     records[start:start + self._chunk_records], answers
                 )
-                if pending is not None:
-                    answers.update(await pending)
-                    pending = None
-                if readable or letters:
-                    pending = asyncio.create_task(
-                        self._apply_in_lanes(readable, letters, retry_outages)
-                    )
-            if pending is not None:
-                answers.update(await pending)
-                pending = None
+                for lane, (items, lane_letters) in enumerate(self._split(readable, letters)):
+                    if items or lane_letters:
+                        lanes[lane] = asyncio.create_task(self._after(
+                            lanes[lane], items, lane_letters, retry_outages, answers
+                        ))
+            for task in lanes:
+                if task is not None:
+                    await task
         finally:
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
+            for task in lanes:
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
         return [answers[id(record)] for record in records]
+
+    def _split(
+        self, items: list[_Readable], letters: list[DeadLetter]
+    ) -> list[tuple[list[_Readable], list[DeadLetter]]]:
+        """Each order's events in the lane of its order id, in every chunk, so that they are
+        applied in their order; the dead letters in the first lane."""
+        if self._lanes < 2:
+            return [(items, letters)]
+        lanes: list[list[_Readable]] = [[] for _ in range(self._lanes)]
+        for item in items:
+            lanes[hash(item.event.order_id) % self._lanes].append(item)
+        return [(lane, letters if n == 0 else []) for n, lane in enumerate(lanes)]
+
+    async def _after(
+        self,
+        previous: asyncio.Task[None] | None,
+        items: list[_Readable],
+        letters: list[DeadLetter],
+        retry_outages: bool,
+        answers: dict[int, Answer],
+    ) -> None:
+        """Apply a lane's part of a chunk once the lane's part of the chunk before is done."""
+        if previous is not None:
+            await previous
+        answers.update(await self._apply_until_done(items, letters, retry_outages))
 
     async def _read(
         self, records: Sequence[InboundRecord], answers: dict[int, Answer]
@@ -133,27 +159,6 @@ class Projector:
                 letters.append(DeadLetter(record, error.code, error.message,
                                           envelope.id if envelope else None))
         return readable, letters
-
-    async def _apply_in_lanes(
-        self, items: list[_Readable], letters: list[DeadLetter], retry_outages: bool
-    ) -> dict[int, Answer]:
-        """One transaction per lane, side by side: the database works on one lane's orders
-        while this process prepares another's. The dead letters go with the first lane."""
-        if self._lanes < 2 or len(items) < 2:
-            return await self._apply_until_done(items, letters, retry_outages)
-        lanes: list[list[_Readable]] = [[] for _ in range(self._lanes)]
-        for item in items:
-            lanes[hash(item.event.order_id) % self._lanes].append(item)
-        async with asyncio.TaskGroup() as group:
-            applying = [
-                group.create_task(self._apply_until_done(lane, letters if n == 0 else [],
-                                                         retry_outages))
-                for n, lane in enumerate(lanes) if lane or (n == 0 and letters)
-            ]
-        answers: dict[int, Answer] = {}
-        for task in applying:
-            answers.update(task.result())
-        return answers
 
     async def _apply_until_done(
         self, items: list[_Readable], letters: list[DeadLetter], retry_outages: bool

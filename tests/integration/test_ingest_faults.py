@@ -197,6 +197,38 @@ async def test_an_order_held_by_a_lock_holds_up_only_its_own_lane(app):
         "SELECT product_type FROM order_lines WHERE order_id = $1", held) == "DIGITAL"
 
 
+async def test_a_held_lane_does_not_hold_up_the_other_lanes_later_chunks(app):
+    # given two known orders in different lanes, one of them locked by a decision in
+    # progress, and a projector that applies chunks of one record
+    database = app.state.service.database
+    projector = Projector(database, ProjectionRules(), dead_letter_topic=DLQ, lanes=2,
+                          chunk_records=1)
+    held = unique("HELD")
+    free = next(order_id for order_id in (unique("FREE") for _ in range(100))
+                if hash(order_id) % 2 != hash(held) % 2)
+    await projector.handle([record(held), record(free, offset=1)])
+    async with database.pool.acquire() as locker, locker.transaction():
+        await locker.execute("SELECT 1 FROM orders WHERE order_id = $1 FOR UPDATE", held)
+        # when a batch brings news for the held order first, then two updates of the free one
+        handling = asyncio.create_task(projector.handle([
+            record(held, "DIGITAL", offset=2), record(free, "DIGITAL", offset=3),
+            record(free, "GIFT", offset=4),
+        ]))
+
+        # then the free order's lane goes on to its later chunk while the held one waits
+        async def free_at_last_update():
+            return await database.pool.fetchval(
+                "SELECT product_type = 'GIFT' FROM order_lines WHERE order_id = $1", free
+            ) or None
+
+        assert await eventually(free_at_last_update, timeout=5)
+        assert not handling.done()
+    answers = await asyncio.wait_for(handling, 5)
+    assert [answer.result["outcome"] for answer in answers] == ["applied"] * 3
+    assert await database.pool.fetchval(
+        "SELECT product_type FROM order_lines WHERE order_id = $1", held) == "DIGITAL"
+
+
 async def row_versions(pool, order_id: str) -> list[str]:
     """The transaction ids that wrote the order's row and its lines' rows."""
     order_row = await pool.fetchval("SELECT xmin::text FROM orders WHERE order_id = $1", order_id)
