@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import asyncpg
 import msgspec
@@ -26,12 +27,6 @@ ON CONFLICT DO NOTHING
 RETURNING message_id
 """
 
-ENSURE_ORDERS = """
-INSERT INTO orders (order_id)
-SELECT id FROM unnest($1::text[]) AS id ORDER BY id
-ON CONFLICT DO NOTHING
-RETURNING order_id
-"""
 LOCK_ORDERS = "SELECT * FROM orders WHERE order_id = ANY($1) ORDER BY order_id FOR UPDATE"
 SELECT_ORDERS = "SELECT * FROM orders WHERE order_id = ANY($1)"
 SELECT_LINES = "SELECT * FROM order_lines WHERE order_id = ANY($1)"
@@ -45,7 +40,7 @@ SELECT_SHIPMENTS = "SELECT * FROM shipments WHERE order_id = ANY($1)"
 #: One statement per table and batch: the rows travel as one JSON array of objects named
 #: like the table's columns (encoded by msgspec, read by json_populate_recordset). A row the
 #: event left as it was is not rewritten: an OMS re-sending a snapshot leaves no dead tuple.
-UPSERT_ORDERS = """
+_WRITE_ORDERS = """
 INSERT INTO orders (order_id, known, store, currency, taxation, status, status_reason,
     status_date, vat_country, customer_id, customer_type, customer_segment, customer_email,
     language, payment_method, payment_reference, cancelled_line_ids, updated_at)
@@ -55,7 +50,11 @@ SELECT m.order_id, m.known, m.store, m.currency, m.taxation, m.status, m.status_
     m.cancelled_line_ids, now()
 FROM json_populate_recordset(NULL::orders, $1::json) AS m
 ORDER BY m.order_id
-ON CONFLICT (order_id) DO UPDATE SET
+"""
+#: Orders this transaction found no row for; one that another transaction stored meanwhile
+#: is not overwritten but left out of the returned ids.
+INSERT_ORDERS = _WRITE_ORDERS + "ON CONFLICT (order_id) DO NOTHING RETURNING order_id"
+UPSERT_ORDERS = _WRITE_ORDERS + """ON CONFLICT (order_id) DO UPDATE SET
     known = EXCLUDED.known, store = EXCLUDED.store, currency = EXCLUDED.currency,
     taxation = EXCLUDED.taxation, status = EXCLUDED.status,
     status_reason = EXCLUDED.status_reason, status_date = EXCLUDED.status_date,
@@ -138,20 +137,38 @@ async def record_inbox(
     return {row["message_id"] for row in rows}
 
 
-async def lock_orders(connection: asyncpg.Connection, order_ids: Iterable[str]) -> dict[str, OrderState]:
-    """Lock the orders' rows in primary-key order, creating them if new, and load them.
+class OrderStoredMeanwhile(Exception):
+    """An order this transaction found no row for was stored by another one before it could
+    insert it: what was folded from nothing must be folded again from what is stored."""
 
-    A row this transaction created is locked by its insert and holds nothing yet: only the
-    others are read."""
+    def __init__(self, order_ids: Iterable[str]) -> None:
+        self.order_ids = sorted(order_ids)
+        super().__init__(f"orders stored meanwhile: {', '.join(self.order_ids)}")
+
+
+@dataclass(slots=True)
+class LockedOrders:
+    """Orders a transaction holds: the stored ones locked and loaded, the others (`new`)
+    empty, stored by `save_orders` with a plain insert."""
+
+    states: dict[str, OrderState]
+    new: set[str]
+
+
+async def lock_orders(connection: asyncpg.Connection, order_ids: Iterable[str]) -> LockedOrders:
+    """Lock the stored orders' rows in primary-key order and load them; the others are new.
+
+    A new order has no row to lock: two transactions may both fold one from nothing, and
+    the second to insert it gets OrderStoredMeanwhile from `save_orders` (rolled back, it
+    is applied again, now on the stored order). An order is written once, not created
+    empty and then updated."""
     ids = sorted(set(order_ids))
-    created = {row["order_id"] for row in await connection.fetch(ENSURE_ORDERS, ids)}
-    existing = [order_id for order_id in ids if order_id not in created]
-    states = {order_id: OrderState(order_id) for order_id in created}
-    if existing:
-        states.update(await _assemble(
-            connection, existing, await connection.fetch(LOCK_ORDERS, existing)
-        ))
-    return states
+    rows = await connection.fetch(LOCK_ORDERS, ids) if ids else []
+    stored = [row["order_id"] for row in rows]
+    states = await _assemble(connection, stored, rows) if stored else {}
+    new = set(ids).difference(states)
+    states.update((order_id, OrderState(order_id)) for order_id in new)
+    return LockedOrders(states, new)
 
 
 async def load_orders(connection: asyncpg.Connection, order_ids: Iterable[str]) -> dict[str, OrderState]:
@@ -215,12 +232,23 @@ def build_orders(
     return states
 
 
-async def save_orders(connection: asyncpg.Connection, states: Iterable[OrderState]) -> None:
-    """Write the orders back: one set-based statement per table that has rows to write."""
-    states = sorted(states, key=lambda state: state.order_id)
+async def save_orders(connection: asyncpg.Connection, locked: LockedOrders) -> None:
+    """Write the orders back: one set-based statement per table that has rows to write.
+
+    Raises OrderStoredMeanwhile when a new order was stored by another transaction."""
+    states = sorted(locked.states.values(), key=lambda state: state.order_id)
     if not states:
         return
-    await connection.execute(UPSERT_ORDERS, _JSON.encode([_order_row(s) for s in states]).decode())
+    new = [_order_row(s) for s in states if s.order_id in locked.new]
+    stored = [_order_row(s) for s in states if s.order_id not in locked.new]
+    if new:
+        inserted = await connection.fetch(INSERT_ORDERS, _JSON.encode(new).decode())
+        if len(inserted) < len(new):
+            raise OrderStoredMeanwhile(
+                locked.new.difference(row["order_id"] for row in inserted)
+            )
+    if stored:
+        await connection.execute(UPSERT_ORDERS, _JSON.encode(stored).decode())
     lines = [_line_row(s.order_id, line) for s in states for line in s.lines.values()]
     if lines:
         await connection.execute(UPSERT_LINES, _JSON.encode(lines).decode())

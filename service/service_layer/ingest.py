@@ -171,6 +171,9 @@ class Projector:
                 answers = await self._apply(items, letters)
                 metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
                 return answers
+            except repo.OrderStoredMeanwhile as conflict:
+                log.info("orders stored meanwhile by another transaction, applying again",
+                         order_ids=conflict.order_ids)
             except TRANSIENT_ERRORS as error:
                 if not retry_outages:
                     raise
@@ -204,7 +207,7 @@ class Projector:
                 [(i.message_id, i.method, i.event.order_id) for i in firsts.values()],
             )
             fresh = [item for item in firsts.values() if item.message_id in new_ids]
-            states = await repo.lock_orders(connection, {item.event.order_id for item in fresh})
+            locked = await repo.lock_orders(connection, {item.event.order_id for item in fresh})
             watched = sorted({i.event.order_id for i in fresh}) if self._watches() else []
             # only orders with appeased money come back: the others cannot be over-credited
             appeased, holders = (
@@ -214,7 +217,7 @@ class Projector:
             outcomes: list[tuple[_Readable, str]] = []
             alerts: list[OverCreditAlert] = []
             for item in fresh:
-                state = states[item.event.order_id]
+                state = locked.states[item.event.order_id]
                 held = appeased.get(state.order_id)
                 before = over_credit(state, held) if held else {}
                 applied = state.apply(item.event, self._rules)
@@ -226,7 +229,7 @@ class Projector:
                             state, line_id, amount, item.event,
                             holders.get((state.order_id, line_id), []),
                         ))
-            await repo.save_orders(connection, states.values())
+            await repo.save_orders(connection, locked)
             for alert in alerts:
                 await outbox.add(
                     connection, topic=self._alerts_topic or "", key=alert.params.order_id,

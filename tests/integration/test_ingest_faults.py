@@ -254,3 +254,32 @@ async def test_a_resent_snapshot_that_changes_nothing_rewrites_no_row(app):
     await projector.handle([record(order_id, "DIGITAL", offset=2)])
     rewritten = await row_versions(database.pool, order_id)
     assert rewritten[0] == written[0] and rewritten[1] != written[1]
+
+
+async def test_an_order_stored_by_another_transaction_meanwhile_is_folded_again(app):
+    # given an order that another transaction is storing, not yet committed, with a
+    # cancelled line the snapshot does not tell
+    database = app.state.service.database
+    projector = Projector(database, ProjectionRules(), dead_letter_topic=DLQ)
+    order_id = unique("RACE")
+    async with database.pool.acquire() as other:
+        storing = other.transaction()
+        await storing.start()
+        await other.execute(
+            "INSERT INTO orders (order_id, cancelled_line_ids) VALUES ($1, '{L9}')", order_id
+        )
+        # when the order's first snapshot is applied meanwhile (it sees no row, folds the
+        # order from nothing and waits on the insert), and the other transaction commits
+        handling = asyncio.create_task(projector.handle([record(order_id)]))
+        await asyncio.sleep(0.5)
+        assert not handling.done()
+        await storing.commit()
+    [answer] = await asyncio.wait_for(handling, 5)
+    # then the snapshot is applied on the stored order: neither write is lost
+    assert answer.result["outcome"] == "applied"
+    row = await database.pool.fetchrow(
+        "SELECT known, cancelled_line_ids FROM orders WHERE order_id = $1", order_id
+    )
+    assert (row["known"], row["cancelled_line_ids"]) == (True, ["L9"])
+    assert await database.pool.fetchval(
+        "SELECT count(*) FROM order_lines WHERE order_id = $1", order_id) == 1
