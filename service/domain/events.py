@@ -1,4 +1,9 @@
-"""Facts the OMS tells us, already read off the wire into plain values."""
+"""Facts the OMS tells us, already read off the wire into plain values.
+
+Made once per consumed message and never changed after. They are plain slotted dataclasses,
+not frozen ones: a frozen dataclass sets each field through `object.__setattr__`, and made
+that way a three-line snapshot's event took 20 µs to make instead of 11 µs.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,14 @@ from datetime import datetime
 from decimal import Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LinePayment:
     status: str | None
     gross: Decimal
     tax: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SnapshotLine:
     line_id: str
     line_number: int
@@ -30,7 +35,7 @@ class SnapshotLine:
     payments: tuple[LinePayment, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Customer:
     id: str | None = None
     type: str | None = None
@@ -39,7 +44,7 @@ class Customer:
     language: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OrderSnapshotReceived:
     order_id: str
     store: str
@@ -55,13 +60,13 @@ class OrderSnapshotReceived:
     authorization_status: dict[str, str | None] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OrderLineCancelled:
     order_id: str
     line_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReturnUpdated:
     order_id: str
     rma: str
@@ -71,14 +76,14 @@ class ReturnUpdated:
     status_date: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RefundLineAmount:
     order_line: str
     gross: Decimal
     tax: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OmsRefundUpdated:
     order_id: str
     credit_note_number: str
@@ -90,7 +95,7 @@ class OmsRefundUpdated:
     status_date: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ShipmentDone:
     order_id: str
     shipment_id: str
