@@ -73,7 +73,7 @@ WHERE (orders.known, orders.store, orders.currency, orders.taxation, orders.stat
     EXCLUDED.customer_email, EXCLUDED.language, EXCLUDED.payment_method,
     EXCLUDED.payment_reference, EXCLUDED.cancelled_line_ids)
 """
-UPSERT_LINES = """
+_WRITE_LINES = """
 INSERT INTO order_lines (order_id, line_id, line_number, product_type, bucket, sku,
     product_name, quantity, status, payment_reference, gross_minor, tax_minor, tax_rate,
     paid_gross_minor, paid_tax_minor, dropped)
@@ -81,7 +81,10 @@ SELECT m.order_id, m.line_id, m.line_number, m.product_type, m.bucket, m.sku, m.
     m.quantity, m.status, m.payment_reference, m.gross_minor, m.tax_minor, m.tax_rate,
     m.paid_gross_minor, m.paid_tax_minor, m.dropped
 FROM json_populate_recordset(NULL::order_lines, $1::json) AS m
-ON CONFLICT (order_id, line_id) DO UPDATE SET
+"""
+#: The lines of orders inserted by the same transaction: none of them can be stored yet.
+INSERT_LINES = _WRITE_LINES
+UPSERT_LINES = _WRITE_LINES + """ON CONFLICT (order_id, line_id) DO UPDATE SET
     line_number = EXCLUDED.line_number, product_type = EXCLUDED.product_type,
     bucket = EXCLUDED.bucket, sku = EXCLUDED.sku, product_name = EXCLUDED.product_name,
     quantity = EXCLUDED.quantity, status = EXCLUDED.status,
@@ -239,19 +242,24 @@ async def save_orders(connection: asyncpg.Connection, locked: LockedOrders) -> N
     states = sorted(locked.states.values(), key=lambda state: state.order_id)
     if not states:
         return
-    new = [_order_row(s) for s in states if s.order_id in locked.new]
-    stored = [_order_row(s) for s in states if s.order_id not in locked.new]
+    new = [s for s in states if s.order_id in locked.new]
+    stored = [s for s in states if s.order_id not in locked.new]
     if new:
-        inserted = await connection.fetch(INSERT_ORDERS, _JSON.encode(new).decode())
+        inserted = await connection.fetch(
+            INSERT_ORDERS, _JSON.encode([_order_row(s) for s in new]).decode()
+        )
         if len(inserted) < len(new):
             raise OrderStoredMeanwhile(
                 locked.new.difference(row["order_id"] for row in inserted)
             )
     if stored:
-        await connection.execute(UPSERT_ORDERS, _JSON.encode(stored).decode())
-    lines = [_line_row(s.order_id, line) for s in states for line in s.lines.values()]
-    if lines:
-        await connection.execute(UPSERT_LINES, _JSON.encode(lines).decode())
+        await connection.execute(
+            UPSERT_ORDERS, _JSON.encode([_order_row(s) for s in stored]).decode()
+        )
+    for statement, written in ((INSERT_LINES, new), (UPSERT_LINES, stored)):
+        lines = [_line_row(s.order_id, line) for s in written for line in s.lines.values()]
+        if lines:
+            await connection.execute(statement, _JSON.encode(lines).decode())
     with_refunds = [s for s in states if s.refunds]
     if with_refunds:
         await connection.executemany(
