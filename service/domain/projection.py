@@ -256,11 +256,12 @@ def paid_of(
 ) -> tuple[int, int]:
     """Captured money only: the line's captured payments, else the order's captured transaction."""
     if line.payments:
-        captured = [p for p in line.payments if rules.is_captured(p.status)]
-        return (
-            sum(currency.to_minor(p.gross) for p in captured),
-            sum(currency.to_minor(p.tax) for p in captured),
-        )
+        paid_gross = paid_tax = 0
+        for payment in line.payments:
+            if rules.is_captured(payment.status):
+                paid_gross += currency.to_minor(payment.gross)
+                paid_tax += currency.to_minor(payment.tax)
+        return paid_gross, paid_tax
     statuses = order.authorization_status
     if line.payment_reference in statuses:
         relevant = [statuses[line.payment_reference]]
