@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import pytest
@@ -168,33 +169,50 @@ async def test_a_batch_in_chunks_keeps_each_orders_events_in_their_order(app, la
     assert {row["order_id"]: row["gross_minor"] for row in rows} == dict.fromkeys(ids, 2100)
 
 
+async def known_in_two_lanes(projector: Projector) -> tuple[str, str]:
+    """Two orders the projector puts into different lanes (of two), both applied."""
+    held = unique("HELD")
+    free = next(order_id for order_id in (unique("FREE") for _ in range(100))
+                if hash(order_id) % 2 != hash(held) % 2)
+    await projector.handle([record(held), record(free, offset=1)])
+    return held, free
+
+
+@contextlib.asynccontextmanager
+async def row_locked(database, order_id: str):
+    """The order's row locked, as a decision in progress holds it."""
+    async with database.pool.acquire() as locker, locker.transaction():
+        await locker.execute("SELECT 1 FROM orders WHERE order_id = $1 FOR UPDATE", order_id)
+        yield
+
+
+async def product_type(pool, order_id: str) -> str | None:
+    return await pool.fetchval(
+        "SELECT product_type FROM order_lines WHERE order_id = $1", order_id
+    )
+
+
 async def test_an_order_held_by_a_lock_holds_up_only_its_own_lane(app):
     # given two known orders that fall into different lanes, one of them locked by a
     # decision in progress
     database = app.state.service.database
     projector = Projector(database, ProjectionRules(), dead_letter_topic=DLQ, lanes=2)
-    held = unique("HELD")
-    free = next(order_id for order_id in (unique("FREE") for _ in range(100))
-                if hash(order_id) % 2 != hash(held) % 2)
-    await projector.handle([record(held), record(free, offset=1)])
-    async with database.pool.acquire() as locker, locker.transaction():
-        await locker.execute("SELECT 1 FROM orders WHERE order_id = $1 FOR UPDATE", held)
+    held, free = await known_in_two_lanes(projector)
+    async with row_locked(database, held):
         # when a batch with news for both arrives
         handling = asyncio.create_task(projector.handle([
             record(held, "DIGITAL", offset=2), record(free, "DIGITAL", offset=3),
         ]))
+
         # then the free order's lane commits while the held one waits
         async def free_updated():
-            return await database.pool.fetchval(
-                "SELECT product_type = 'DIGITAL' FROM order_lines WHERE order_id = $1", free
-            ) or None
+            return await product_type(database.pool, free) == "DIGITAL" or None
 
         assert await eventually(free_updated, timeout=5)
         assert not handling.done()
     # and once the lock is released the held order is applied too
     await asyncio.wait_for(handling, 5)
-    assert await database.pool.fetchval(
-        "SELECT product_type FROM order_lines WHERE order_id = $1", held) == "DIGITAL"
+    assert await product_type(database.pool, held) == "DIGITAL"
 
 
 async def test_a_held_lane_does_not_hold_up_the_other_lanes_later_chunks(app):
@@ -203,12 +221,8 @@ async def test_a_held_lane_does_not_hold_up_the_other_lanes_later_chunks(app):
     database = app.state.service.database
     projector = Projector(database, ProjectionRules(), dead_letter_topic=DLQ, lanes=2,
                           chunk_records=1)
-    held = unique("HELD")
-    free = next(order_id for order_id in (unique("FREE") for _ in range(100))
-                if hash(order_id) % 2 != hash(held) % 2)
-    await projector.handle([record(held), record(free, offset=1)])
-    async with database.pool.acquire() as locker, locker.transaction():
-        await locker.execute("SELECT 1 FROM orders WHERE order_id = $1 FOR UPDATE", held)
+    held, free = await known_in_two_lanes(projector)
+    async with row_locked(database, held):
         # when a batch brings news for the held order first, then two updates of the free one
         handling = asyncio.create_task(projector.handle([
             record(held, "DIGITAL", offset=2), record(free, "DIGITAL", offset=3),
@@ -217,16 +231,13 @@ async def test_a_held_lane_does_not_hold_up_the_other_lanes_later_chunks(app):
 
         # then the free order's lane goes on to its later chunk while the held one waits
         async def free_at_last_update():
-            return await database.pool.fetchval(
-                "SELECT product_type = 'GIFT' FROM order_lines WHERE order_id = $1", free
-            ) or None
+            return await product_type(database.pool, free) == "GIFT" or None
 
         assert await eventually(free_at_last_update, timeout=5)
         assert not handling.done()
     answers = await asyncio.wait_for(handling, 5)
     assert [answer.result["outcome"] for answer in answers] == ["applied"] * 3
-    assert await database.pool.fetchval(
-        "SELECT product_type FROM order_lines WHERE order_id = $1", held) == "DIGITAL"
+    assert await product_type(database.pool, held) == "DIGITAL"
 
 
 async def row_versions(pool, order_id: str) -> list[str]:
