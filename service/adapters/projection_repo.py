@@ -73,7 +73,8 @@ WHERE (orders.known, orders.store, orders.currency, orders.taxation, orders.stat
     EXCLUDED.customer_email, EXCLUDED.language, EXCLUDED.payment_method,
     EXCLUDED.payment_reference, EXCLUDED.cancelled_line_ids)
 """
-_WRITE_LINES = """
+#: The lines of orders inserted by the same transaction: none of them can be stored yet.
+INSERT_LINES = """
 INSERT INTO order_lines (order_id, line_id, line_number, product_type, bucket, sku,
     product_name, quantity, status, payment_reference, gross_minor, tax_minor, tax_rate,
     paid_gross_minor, paid_tax_minor, dropped)
@@ -82,9 +83,7 @@ SELECT m.order_id, m.line_id, m.line_number, m.product_type, m.bucket, m.sku, m.
     m.paid_gross_minor, m.paid_tax_minor, m.dropped
 FROM json_populate_recordset(NULL::order_lines, $1::json) AS m
 """
-#: The lines of orders inserted by the same transaction: none of them can be stored yet.
-INSERT_LINES = _WRITE_LINES
-UPSERT_LINES = _WRITE_LINES + """ON CONFLICT (order_id, line_id) DO UPDATE SET
+UPSERT_LINES = INSERT_LINES + """ON CONFLICT (order_id, line_id) DO UPDATE SET
     line_number = EXCLUDED.line_number, product_type = EXCLUDED.product_type,
     bucket = EXCLUDED.bucket, sku = EXCLUDED.sku, product_name = EXCLUDED.product_name,
     quantity = EXCLUDED.quantity, status = EXCLUDED.status,
