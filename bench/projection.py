@@ -165,6 +165,7 @@ async def _first_and_last(
     Watched with index lookups, not by counting the inbox every time, so that the watch
     costs PostgreSQL next to nothing: the end is near when the messages published last
     (among them the last of each partition) are in; then the inbox is counted."""
+    watched = len(set(last_published))
     connection = await asyncpg.connect(database_url)
     try:
         first_seen = None
@@ -172,15 +173,14 @@ async def _first_and_last(
         while True:
             await asyncio.sleep(0.02)
             now = time.perf_counter()
-            if not await connection.fetchval("SELECT to_regclass('inbox') IS NOT NULL"):
-                continue
             if first_seen is None:
-                if await connection.fetchval(_ANY_BENCH_ROW):
+                # before the service's migrations there is no inbox yet
+                if await connection.fetchval(_INBOX_EXISTS) and await connection.fetchval(
+                    _ANY_BENCH_ROW
+                ):
                     first_seen = now
                 continue
-            near_end = await connection.fetchval(_HOW_MANY_OF, last_published) == len(
-                set(last_published)
-            )
+            near_end = await connection.fetchval(_HOW_MANY_OF, last_published) == watched
             if near_end and await connection.fetchval(_ALL_BENCH_ROWS) >= events:
                 return first_seen, now
             if now - reported >= 1.0:
@@ -191,6 +191,7 @@ async def _first_and_last(
         await connection.close()
 
 
+_INBOX_EXISTS = "SELECT to_regclass('inbox') IS NOT NULL"
 _ANY_BENCH_ROW = "SELECT EXISTS (SELECT 1 FROM inbox WHERE message_id LIKE 'bench-%')"
 _ALL_BENCH_ROWS = "SELECT count(*) FROM inbox WHERE message_id LIKE 'bench-%'"
 _HOW_MANY_OF = (
