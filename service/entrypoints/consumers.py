@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import structlog
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from pydantic import BaseModel, WithJsonSchema
 
@@ -19,6 +18,7 @@ from schemas.consumed import CONSUMED
 from service.adapters.kafka import inbound
 from service.retry import Backoff
 from service.service_layer.commands import CommandHandler
+from service.service_layer.dead_letters import InboundRecord
 from service.service_layer.ingest import Projector
 
 log = structlog.get_logger(__name__)
@@ -73,9 +73,11 @@ class ConsumerGroup:
         return {"joined": True, "lag": sum(partitions.values()), "partitions": partitions}
 
 
-async def _raw_values(message: Any) -> list[bytes | None]:
-    """Keep the bytes: the projector reads them itself so that bad input is dead-lettered."""
-    return [record.value for record in message.raw_message]
+async def _records(message: Any) -> list[InboundRecord]:
+    """The batch's records, bytes unread: the service layer reads them itself so that bad
+    input is dead-lettered. Handlers take them as their only argument: a context argument
+    (the message) would be resolved in a worker thread, once per batch."""
+    return [inbound(record) for record in message.raw_message]
 
 
 def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
@@ -95,12 +97,12 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     return resolve(schema)
 
 
-def _documented_bytes(
+def _documented_records(
     title: str, description: str, models: Mapping[str, type[BaseModel]]
 ) -> Any:
-    """Raw bytes for the handler, documented in AsyncAPI as one of the wire models."""
+    """A record for the handler, documented in AsyncAPI as one of the wire models."""
     return Annotated[
-        bytes,
+        Any,
         WithJsonSchema(
             {
                 "title": title,
@@ -127,12 +129,12 @@ def register_projection(
     most `fetch_max_wait_ms`: a broker that holds a fetch that long even when records are
     there stalls the consumer no longer than that.
     """
-    Payload = _documented_bytes(
+    Payload = _documented_records(
         "MCOM message", "A JSON-RPC 2.0 message whose method is the topic name", CONSUMED
     )
 
-    async def project_oms_events(bodies: list[Payload], message: KafkaMessage) -> None:  # type: ignore[valid-type]
-        await projector.handle([inbound(record) for record in message.raw_message])
+    async def project_oms_events(records: list[Payload]) -> None:  # type: ignore[valid-type]
+        await projector.handle(records)
 
     subscriber = broker.subscriber(
         *CONSUMED,
@@ -143,7 +145,7 @@ def register_projection(
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=_raw_values,
+        decoder=_records,
         title="oms-events",
         description="MCOM order, return, refund and shipment events, folded into the projection",
     )
@@ -162,13 +164,12 @@ def register_commands(
     committed once each of its decisions (and their replies in the outbox) is committed;
     a redelivered command is answered as it was the first time.
     """
-    Payload = _documented_bytes(
+    Payload = _documented_records(
         "Command", "A JSON-RPC 2.0 command whose method is the topic name", COMMANDS
     )
 
-    async def handle_commands(bodies: list[Payload], message: KafkaMessage) -> None:  # type: ignore[valid-type]
-        await handler.handle_many([inbound(record) for record in message.raw_message],
-                                  concurrency=concurrency)
+    async def handle_commands(records: list[Payload]) -> None:  # type: ignore[valid-type]
+        await handler.handle_many(records, concurrency=concurrency)
 
     subscriber = broker.subscriber(
         *COMMANDS,
@@ -179,7 +180,7 @@ def register_commands(
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=_raw_values,
+        decoder=_records,
         title="appeasement-commands",
         description="Grant appeasements (MCOM appeasement_management.create) and follow the "
         "PSP's release / cancel of their refunds",
