@@ -156,11 +156,11 @@ class OrderState:
             case OrderLineCancelled():
                 self.cancelled_line_ids.add(event.line_id)
             case ReturnUpdated():
-                self._apply_return(event)
+                return self._apply_return(event)
             case OmsRefundUpdated():
                 if event.client == rules.service_name:
                     return False
-                self._apply_refund(event)
+                return self._apply_refund(event)
             case ShipmentDone():
                 self.shipments[event.shipment_id] = Shipment(
                     event.shipment_id,
@@ -194,11 +194,15 @@ class OrderState:
             self.lines[line.line_id] = read_line(line, event, currency, rules)
         return True
 
-    def _apply_refund(self, event: OmsRefundUpdated) -> None:
-        """Updates of one credit note merge: what an update leaves out, the note keeps."""
+    def _apply_refund(self, event: OmsRefundUpdated) -> bool:
+        """Updates of one credit note merge: what an update leaves out, the note keeps. An
+        update older (`status_date`) than the one held is ignored, like an older snapshot:
+        a failure delivered again after the release must not give the money back."""
         held = self.refunds.get(event.credit_note_number)
         if held is None:
             held = OmsRefund(event.credit_note_number, None, None, ())
+        elif is_older(event.status_date, held.status_date):
+            return False
         self.refunds[event.credit_note_number] = OmsRefund(
             event.credit_note_number,
             event.refund_type or held.refund_type,
@@ -207,20 +211,27 @@ class OrderState:
             event.rma or held.rma,
             event.status_date or held.status_date,
         )
+        return True
 
-    def _apply_return(self, event: ReturnUpdated) -> None:
+    def _apply_return(self, event: ReturnUpdated) -> bool:
+        """A status update older (`status_date`) than the one held is ignored; the arrival
+        of units (`received`, no status) always counts and keeps the status and its date."""
         held = self.returns.get(event.rma)
         if event.received:
-            status = held.status if held else None
             self.returns[event.rma] = ReturnState(
-                event.rma, status, event.line_numbers, True, event.status_date
+                event.rma, held.status if held else None, event.line_numbers, True,
+                later_of(event.status_date, held.status_date if held else None),
             )
-            return
+            return True
+        if held is not None and is_older(event.status_date, held.status_date):
+            return False
         line_numbers = event.line_numbers or (held.line_numbers if held else ())
         received = held.received if held else False
         self.returns[event.rma] = ReturnState(
-            event.rma, event.status, line_numbers, received, event.status_date
+            event.rma, event.status, line_numbers, received,
+            event.status_date or (held.status_date if held else None),
         )
+        return True
 
 
 def read_line(
@@ -278,3 +289,9 @@ def normalize_status(status: str | None) -> str:
 
 def is_older(incoming: datetime | None, held: datetime | None) -> bool:
     return incoming is not None and held is not None and incoming < held
+
+
+def later_of(one: datetime | None, other: datetime | None) -> datetime | None:
+    if one is None or other is None:
+        return one or other
+    return max(one, other)

@@ -127,6 +127,34 @@ async def test_a_failed_oms_refund_gives_the_balance_back(api, publish):
     assert back["totals"]["creditable"]["gross"] == "80.00"
 
 
+async def test_an_older_credit_note_update_delivered_late_changes_nothing(api, publish):
+    # given a credit note that failed on the 21st and was released on the 23rd
+    order_id = unique("LATE")
+    await publish(wire.ORDER_CREATED, {"order": order(order_id, [line("L1", 1, "80.00", "12.77")])},
+                  key=order_id)
+    credit_note = unique("CN")
+
+    def update(status: str, day: int) -> dict:
+        built = refund(order_id, credit_note, [("L1", "30.00", "4.79")], status=status,
+                       refund_type="Cancellation")
+        built["status"]["date"] = f"2026-11-{day}T10:00:00Z"
+        return {"refund": built}
+
+    await publish(wire.REFUND_UPDATED, update("FAILED", 21), key=order_id)
+    await publish(wire.REFUND_UPDATED, update("RELEASED", 23), key=order_id)
+    await balance_when(api, order_id, lambda b: b["totals"]["refunded"]["gross"] == "30.00")
+    # when the failure of the 21st is delivered again, then another refund of 5.00
+    await publish(wire.REFUND_UPDATED, update("FAILED", 21), key=order_id)
+    await publish(wire.REFUND_UPDATED, {"refund": refund(
+        order_id, unique("CN"), [("L1", "5.00", "0.80")], refund_type="Cancellation")},
+        key=order_id)
+    # then the 30.00 stays refunded: it is not creditable a second time
+    after = await balance_when(api, order_id,
+                               lambda b: b["totals"]["refunded"]["gross"] in ("35.00", "5.00"))
+    assert after["totals"]["refunded"]["gross"] == "35.00"
+    assert after["totals"]["creditable"]["gross"] == "45.00"
+
+
 async def test_a_duplicate_delivery_has_no_effect(api, publish, app):
     # given an order and a released refund delivered with id X
     order_id = unique("DUP")

@@ -104,6 +104,7 @@ class CreditNote:
     status: str
     lines: tuple[tuple[str, int, int], ...]
     rma: str | None
+    at: int
 
     @property
     def counts(self) -> bool:
@@ -114,6 +115,7 @@ class CreditNote:
 class Rma:
     status: str
     units: Counter[int]
+    at: int
 
     @property
     def open(self) -> bool:
@@ -160,17 +162,25 @@ class Ledger:
         self.cancelled.add(line_id)
 
     def credit_note(self, number: str, kind: str, status: str,
-                    lines: tuple[tuple[str, int, int], ...], rma: str | None) -> None:
+                    lines: tuple[tuple[str, int, int], ...], rma: str | None, at: int) -> bool:
+        """An update dated before the note's latest is ignored (False)."""
         held = self.notes.get(number)
+        if held is not None and at < held.at:
+            return False
         if held is not None and not lines:
-            held.status = status
-            return
-        self.notes[number] = CreditNote(kind, status, lines, rma)
+            held.status, held.at = status, at
+            return True
+        self.notes[number] = CreditNote(kind, status, lines, rma, at)
+        return True
 
-    def return_update(self, rma: str, status: str, numbers: tuple[int, ...]) -> None:
+    def return_update(self, rma: str, status: str, numbers: tuple[int, ...], at: int) -> bool:
+        """An update dated before the return's latest is ignored (False)."""
         held = self.returns.get(rma)
+        if held is not None and at < held.at:
+            return False
         units = Counter(numbers) if numbers or held is None else held.units
-        self.returns[rma] = Rma(status, units)
+        self.returns[rma] = Rma(status, units, at)
+        return True
 
     def appease(self, appeasement_id: str, appeased: Appeased) -> None:
         self.appeasements[appeasement_id] = appeased

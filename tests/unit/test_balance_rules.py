@@ -39,10 +39,12 @@ def paid_line(line_id: str, number: int, gross: str, tax: str, *, quantity: int 
 
 
 def refund(credit_note: str, status: str, *pieces: tuple[str, str, str], client: str = "oms",
-           refund_type: str = "Return", rma: str | None = None) -> OmsRefundUpdated:
+           refund_type: str = "Return", rma: str | None = None,
+           when: int | None = None) -> OmsRefundUpdated:
     return OmsRefundUpdated(
         "O1", credit_note, client, refund_type, status,
         tuple(RefundLineAmount(line, D(gross), D(tax)) for line, gross, tax in pieces), rma,
+        None if when is None else datetime(2026, 11, when, tzinfo=UTC),
     )
 
 
@@ -193,6 +195,41 @@ def test_an_update_with_lines_replaces_the_lines_of_its_credit_note():
     state.apply(refund("CN-1", "RELEASED", ("L1", "20.00", "3.47")), RULES)
     # then the note counts 20.00, not 50.00
     assert compute_balance(state).lines[0].refunded.gross == 2000
+
+
+def test_an_older_update_of_a_credit_note_is_ignored():
+    # given CN-1 failed on the 12th, then released on the 14th for 30.00 of a 100.00 line
+    state = state_after(snapshot(paid_line("L1", 1, "100.00", "17.36")),
+                        refund("CN-1", "FAILED", ("L1", "30.00", "5.21"), when=12),
+                        refund("CN-1", "RELEASED", when=14))
+    # when the failure of the 12th is delivered again, after the release
+    ignored = state.apply(refund("CN-1", "FAILED", when=12), RULES)
+    # then it changes nothing: the 30.00 stays refunded, not creditable a second time
+    assert ignored is False
+    assert state.refunds["CN-1"].status == "RELEASED"
+    assert compute_balance(state).lines[0].creditable.gross == 7000
+    # and an update of the same moment or later, or without a date, still applies
+    assert state.apply(refund("CN-1", "RELEASED", ("L1", "20.00", "3.47"), when=14), RULES)
+    assert compute_balance(state).lines[0].creditable.gross == 8000
+    assert state.apply(refund("CN-1", "CANCELLED"), RULES)
+    assert compute_balance(state).lines[0].creditable.gross == 10000
+
+
+def test_an_older_update_of_a_return_is_ignored():
+    # given 2 units returned, approved on the 13th after a rejection on the 12th
+    at = {day: datetime(2026, 11, day, tzinfo=UTC) for day in (12, 13)}
+    state = state_after(snapshot(paid_line("L1", 1, "30.00", "4.80", quantity=3)),
+                        ReturnUpdated("O1", "RMA1", "REJECTED", (1, 1), status_date=at[12]),
+                        ReturnUpdated("O1", "RMA1", "APPROVED", (1, 1), status_date=at[13]))
+    # when the rejection of the 12th is delivered again
+    ignored = state.apply(ReturnUpdated("O1", "RMA1", "REJECTED", (), status_date=at[12]), RULES)
+    # then the 2 units stay under return
+    assert ignored is False
+    assert compute_balance(state).lines[0].under_return_units == 2
+    # and the arrival of the units, which MCOM sends without a date, still counts
+    assert state.apply(ReturnUpdated("O1", "RMA1", None, (1, 1), received=True), RULES)
+    assert state.returns["RMA1"].status_date == at[13]
+    assert compute_balance(state).lines[0].under_return_units == 2
 
 
 # --- a snapshot is the whole order ---------------------------------------------------------

@@ -2,7 +2,8 @@
 
 A hypothesis state machine drives the pure domain the way the service does: OMS events
 (snapshots newer and older, lines dropped or cancelled, credit notes and their status-only
-updates, returns and their unit-by-unit refunds) folded into one `OrderState`;
+updates, returns and their unit-by-unit refunds, older updates of notes and returns delivered
+late) folded into one `OrderState`;
 `compute_balance` over what the accepted appeasements hold; `decide` for grants of every
 request shape; `check_may_decide` for approvals and declines; `next_status` for every
 transition, PSP outcomes included. The harness keeps the rows the service's database would
@@ -186,6 +187,7 @@ class MoneyModel(RuleBasedStateMachine):
         self.ledger = Ledger(catalogue, taxation)
         self.rows: dict[str, Row] = {}
         self.sequence = 0
+        self.clock = 0
         self.steps = 0
         self._send_snapshot(100, {line: False for line in catalogue}, False)
 
@@ -252,14 +254,22 @@ class MoneyModel(RuleBasedStateMachine):
         self.state.apply(OrderLineCancelled("O1", line), RULES)
         self.ledger.cancel(line)
 
+    def _tick(self) -> int:
+        """The OMS's clock: every update it sends is dated after the one before."""
+        self.clock += 1
+        return self.clock
+
     def _refund(self, number: str, kind: str, status: str,
-                lines: tuple[tuple[str, int, int], ...], rma: str | None) -> None:
-        self.state.apply(OmsRefundUpdated(
+                lines: tuple[tuple[str, int, int], ...], rma: str | None,
+                at: int | None = None) -> None:
+        at = self._tick() if at is None else at
+        applied = self.state.apply(OmsRefundUpdated(
             "O1", number, "oms", kind, status,
             tuple(RefundLineAmount(line, major(gross), major(tax)) for line, gross, tax in lines),
-            rma,
+            rma, T0 + timedelta(minutes=at),
         ), RULES)
-        self.ledger.credit_note(number, kind, status, lines, rma)
+        expected = self.ledger.credit_note(number, kind, status, lines, rma, at)
+        assert applied == expected, f"{number} at {at}: applied {applied}, ledger {expected}"
 
     def _honest(self, line_id: str, gross: int, taken: Counter[str]) -> tuple[str, int, int]:
         """What an honest OMS refunds: never more than paid minus what it already refunded
@@ -332,6 +342,16 @@ class MoneyModel(RuleBasedStateMachine):
         status_only = data.draw(st.booleans(), label="status only")
         self._refund(number, note.kind, status, () if status_only else note.lines, note.rma)
 
+    @precondition(lambda self: self.ledger.notes)
+    @rule(data=st.data())
+    def credit_note_update_delivered_late(self, data: st.DataObject) -> None:
+        """An update the OMS sent before the note's latest, delivered now (an HTTP retry)."""
+        number = data.draw(st.sampled_from(sorted(self.ledger.notes)), label="late note")
+        note = self.ledger.notes[number]
+        status = data.draw(st.sampled_from(NOTE_STATUSES), label="late status")
+        earlier = data.draw(st.integers(1, 5), label="sent earlier by")
+        self._refund(number, note.kind, status, (), note.rma, at=note.at - earlier)
+
     @precondition(lambda self: self.ledger.listed)
     @rule(data=st.data())
     def return_requested(self, data: st.DataObject) -> None:
@@ -355,9 +375,24 @@ class MoneyModel(RuleBasedStateMachine):
         numbers = tuple(sorted(self.ledger.returns[rma].units.elements()))
         self._return(rma, status, numbers)
 
-    def _return(self, rma: str, status: str, numbers: tuple[int, ...]) -> None:
-        self.state.apply(ReturnUpdated("O1", rma, status, numbers), RULES)
-        self.ledger.return_update(rma, status, numbers)
+    @precondition(lambda self: self.ledger.returns)
+    @rule(data=st.data())
+    def return_update_delivered_late(self, data: st.DataObject) -> None:
+        rma = data.draw(st.sampled_from(sorted(self.ledger.returns)), label="late rma")
+        status = data.draw(st.sampled_from(["APPROVED", "REJECTED", "CANCELLED", "CLOSED",
+                                            "REQUESTED"]), label="late return status")
+        earlier = data.draw(st.integers(1, 5), label="sent earlier by")
+        self._return(rma, status, (), at=self.ledger.returns[rma].at - earlier)
+
+    def _return(self, rma: str, status: str, numbers: tuple[int, ...],
+                at: int | None = None) -> None:
+        at = self._tick() if at is None else at
+        applied = self.state.apply(
+            ReturnUpdated("O1", rma, status, numbers, status_date=T0 + timedelta(minutes=at)),
+            RULES,
+        )
+        expected = self.ledger.return_update(rma, status, numbers, at)
+        assert applied == expected, f"{rma} at {at}: applied {applied}, ledger {expected}"
 
     # --- what the service's database would give -------------------------------------
     def _appeased_by_line(self) -> dict[str, Amounts]:
