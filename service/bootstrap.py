@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -39,6 +40,7 @@ from service.service_layer.commands import CommandHandler
 from service.service_layer.history import History
 from service.service_layer.ingest import Projector
 from service.service_layer.mcom_ingress import McomIngress
+from service.service_layer.outbox_retention import OutboxRetention
 from service.service_layer.outcomes import Outcomes
 from service.service_layer.refund_events import RefundEvents
 from service.service_layer.refusals import Refusals
@@ -76,6 +78,7 @@ class Service:
     mcom: McomIngress | None = None
     mcom_secret: SharedSecret | None = None
     tracer_provider: TracerProvider | None = None
+    retention: OutboxRetention | None = None
     _kafka: asyncio.Task[None] | None = None
     _load: asyncio.Task[None] | None = None
 
@@ -95,6 +98,8 @@ class Service:
             await migrate(self.database.pool)
             await self.database.prepare_all()
         await self.bulk_runner.start()
+        if self.retention is not None:
+            await self.retention.start()
         self._load = asyncio.create_task(self.appeasements.watch_load(), name="load-watch")
         self._kafka = asyncio.create_task(self._start_kafka(), name="kafka-start")
         log.info("service serving; joining Kafka in the background")
@@ -132,6 +137,8 @@ class Service:
         await background.cancel(self._load)
         await background.cancel(self._kafka)
         await self.bulk_runner.stop()
+        if self.retention is not None:
+            await self.retention.stop()
         await self.relay.stop()
         await self.broker.stop()
         await self.database.close()
@@ -250,6 +257,10 @@ def build_service(settings: Settings) -> Service:
         mcom=McomIngress(projector, command_handler, source=settings.mcom_path),
         mcom_secret=settings.mcom_secret(),
         tracer_provider=tracer_provider,
+        retention=OutboxRetention(
+            database, keep=timedelta(hours=settings.outbox_retention_hours),
+            dead_letter_topic=settings.dead_letter_topic, every=settings.outbox_purge_seconds,
+        ),
     )
 
 

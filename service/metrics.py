@@ -37,6 +37,10 @@ TRANSITIONS = Counter(
 )
 OUTBOX_PUBLISHED = Counter("appeasement_outbox_published_total", "Outbox messages published")
 OUTBOX_ERRORS = Counter("appeasement_outbox_errors_total", "Outbox publications that failed")
+OUTBOX_PURGED = Counter(
+    "appeasement_outbox_purged_total",
+    "Published outbox messages deleted after OUTBOX_RETENTION_HOURS",
+)
 OVER_CREDIT_ALERTS = Counter(
     "appeasement_over_credit_alerts_total", "OMS refunds that landed on appeased money"
 )

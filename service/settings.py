@@ -137,6 +137,15 @@ class Settings(BaseSettings):
     outbox_quarantine_after: int = Field(
         8, ge=1, description="Failed attempts of one message before it is quarantined"
     )
+    outbox_retention_hours: float = Field(
+        168.0, ge=0, description="Published outbox messages are deleted this long after "
+        "their publication (dead letters and messages an operator acted on are kept); 0 "
+        "keeps every message",
+    )
+    outbox_purge_seconds: float = Field(
+        600.0, gt=0, description="How often each instance deletes the published messages "
+        "past OUTBOX_RETENTION_HOURS",
+    )
 
     mcom_path: str = Field(
         "/mcom", pattern=r"^/[A-Za-z0-9/_.~-]*$",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -63,6 +64,20 @@ WHERE id = $1
 RETURNING quarantined_at IS NOT NULL AS quarantined, attempts
 """
 PENDING = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+#: At most $3 messages published before $1, found on the index of published messages and
+#: deleted by primary key. Kept: dead letters (on topic $2, or queued as raw bytes: operators
+#: list and replay them from here) and messages an operator acted on or replayed (their
+#: audit refers to them).
+PURGE_PUBLISHED = """
+DELETE FROM outbox WHERE id = ANY(ARRAY(
+    SELECT o.id FROM outbox o
+    WHERE o.published_at < $1 AND o.topic <> $2 AND o.raw_value IS NULL
+      AND NOT EXISTS (SELECT 1 FROM outbox_operator_actions a WHERE a.outbox_id = o.id)
+      AND NOT EXISTS (SELECT 1 FROM dead_letter_replays r WHERE r.outbox_id = o.id)
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+))
+"""
 STATUS = """
 SELECT count(*) FILTER (WHERE quarantined_at IS NULL) AS pending,
        count(*) FILTER (WHERE quarantined_at IS NOT NULL) AS quarantined,
@@ -175,6 +190,14 @@ async def mark_failed(
     """Count a failed attempt; (quarantined now, attempts so far)."""
     row = await connection.fetchrow(MARK_FAILED, row_id, error, quarantine_after, max_backoff)
     return bool(row["quarantined"]), int(row["attempts"])
+
+
+async def purge_published(
+    connection: asyncpg.Connection, before: datetime, *, dead_letter_topic: str, limit: int
+) -> int:
+    """Delete up to `limit` messages published before `before`; returns how many."""
+    status = await connection.execute(PURGE_PUBLISHED, before, dead_letter_topic, limit)
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def pending(connection: asyncpg.Connection) -> int:

@@ -10,15 +10,19 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
+from service import metrics
 from service.adapters import outbox
 from service.adapters.db import Database, migrate
 from service.adapters.outbox import BrokerUnavailable
+from service.service_layer.outbox_retention import OutboxRetention
 from service.service_layer.relay import OutboxRelay
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -305,3 +309,66 @@ async def test_an_operator_sees_and_skips_a_quarantined_message_from_the_command
     async with database.pool.acquire() as connection:
         assert await connection.fetchval(
             "SELECT actor FROM outbox_operator_actions WHERE action = 'skip'") == "ops-2"
+
+
+async def old_and_new_messages(connection: asyncpg.Connection) -> None:
+    """Messages of every kind, in a month-old outbox."""
+    add = ("INSERT INTO outbox (topic, key, message_id, payload, created_at, published_at, "
+           "raw_value) VALUES ($1, 'O1', $2, '{}', now() - $3::interval, "
+           "now() - $4::interval, $5) RETURNING id")
+    month, day = timedelta(days=30), timedelta(days=1)
+    for n in range(3):
+        await connection.fetchval(add, "refunds", f"sent-long-ago-{n}", month, month, None)
+    await connection.fetchval(add, "refunds", "sent-yesterday", month, day, None)
+    await connection.fetchval(add, "refunds", "never-sent", month, None, None)
+    await connection.fetchval(add, "dlq", "dead-letter", month, month, None)
+    await connection.fetchval(add, "refunds", "raw-bytes", month, month, b"\x00")
+    acted_on = await connection.fetchval(add, "refunds", "skipped-by-ops", month, month, None)
+    await connection.execute(
+        "INSERT INTO outbox_operator_actions (outbox_id, action, actor, reason) "
+        "VALUES ($1, 'skip', 'ops-1', 'broken')", acted_on)
+    replayed = await connection.fetchval(add, "refunds", "replayed-letter", month, month, None)
+    await connection.execute(
+        "INSERT INTO dead_letter_replays (outbox_id, letter_id, original_topic, replay_id, "
+        "actor) VALUES ($1, 'L1', 'refunds', 'R1', 'ops-1')", replayed)
+
+
+async def test_published_messages_past_retention_are_deleted_and_what_operators_need_kept(
+    database,
+):
+    # given a month of messages: published, waiting, dead letters, audited ones
+    async with database.pool.acquire() as connection:
+        await old_and_new_messages(connection)
+    # when the retention of a week runs, two at a time
+    retention = OutboxRetention(database, keep=timedelta(days=7), dead_letter_topic="dlq",
+                                batch=2)
+    before = metrics.OUTBOX_PURGED._value.get()
+    purged = await retention.purge()
+    # then the messages published a month ago are gone, and only they
+    assert purged == 3
+    assert metrics.OUTBOX_PURGED._value.get() == before + 3
+    kept = {row["message_id"] for row in await database.pool.fetch(
+        "SELECT message_id FROM outbox")}
+    assert kept == {"sent-yesterday", "never-sent", "dead-letter", "raw-bytes",
+                    "skipped-by-ops", "replayed-letter"}
+    # and a second run finds nothing more to delete
+    assert await retention.purge() == 0
+
+
+async def test_the_retention_runs_on_its_own_until_stopped(database):
+    async with database.pool.acquire() as connection:
+        await old_and_new_messages(connection)
+    retention = OutboxRetention(database, keep=timedelta(days=7), dead_letter_topic="dlq",
+                                every=0.05)
+    await retention.start()
+    try:
+        await eventually(lambda: database.pool.fetchval(
+            "SELECT count(*) = 0 FROM outbox WHERE message_id LIKE 'sent-long-ago-%'"))
+    finally:
+        await retention.stop()
+    # a retention of 0 keeps everything: nothing runs
+    keep_all = OutboxRetention(database, keep=timedelta(0), dead_letter_topic="dlq", every=0.05)
+    await keep_all.start()
+    await asyncio.sleep(0.2)
+    await keep_all.stop()
+    assert await database.pool.fetchval("SELECT count(*) FROM outbox") == 6
