@@ -55,6 +55,17 @@ class BalanceOut(BaseModel):
     totals: BalanceFigures
 
 
+class ShipmentOut(BaseModel):
+    """A shipment the OMS reported (`customer_shipment_done`)."""
+
+    shipment_id: str
+    shipped_at: str | None = Field(description="RFC 3339, UTC", examples=["2026-11-21T16:00:00Z"])
+    method: str | None = Field(None, description="The shipping method, e.g. next_day")
+    line_ids: list[str] = Field(description="Order lines with units in it")
+    carriers: list[str] = Field(description="Package carriers, as the OMS names them")
+    tracking_numbers: list[str]
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details, with a stable `code`."""
 

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from faststream.specification import get_asyncapi_html
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from schemas.api import BalanceOut
+from schemas.api import BalanceOut, ShipmentOut
 from service.contracts import asyncapi_document
 from service.entrypoints import (
     appeasement_routes,
@@ -24,7 +24,7 @@ from service.entrypoints import (
 )
 from service.entrypoints.guards import BodyLimit, LoadGate
 from service.entrypoints.observability import RequestObservation
-from service.service_layer.queries import order_balance
+from service.service_layer.queries import order_balance, order_shipments
 from service.settings import Settings
 
 router = APIRouter()
@@ -42,6 +42,19 @@ async def get_balance(
     order_id: appeasement_routes.Id, request: Request, _: appeasement_routes.Reader
 ) -> BalanceOut:
     return await order_balance(request.app.state.service.database.pool, order_id)
+
+
+@router.get(
+    "/v1/orders/{order_id}/shipments",
+    response_model=list[ShipmentOut],
+    responses=problems.problem_responses(404),
+    tags=["balance"],
+    summary="What the OMS shipped: date, method, lines, carriers and tracking numbers",
+)
+async def get_shipments(
+    order_id: appeasement_routes.Id, request: Request, _: appeasement_routes.Reader
+) -> list[ShipmentOut]:
+    return await order_shipments(request.app.state.service.database.pool, order_id)
 
 
 @operations.get("/healthz")

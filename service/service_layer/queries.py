@@ -1,16 +1,18 @@
-"""Read side: the creditable balance of one order, as the API shows it."""
+"""Read side: the creditable balance and the shipments of one order, as the API shows them."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import asyncpg
 
-from schemas.api import BalanceFigures, BalanceOut, LineBalanceOut
+from schemas.api import BalanceFigures, BalanceOut, LineBalanceOut, ShipmentOut
 from service.adapters import appeasement_repo
 from service.adapters import projection_repo as repo
 from service.domain.balance import BucketTotals, LineBalance, compute_balance
 from service.domain.errors import DomainError
 from service.domain.money import Currency
-from service.service_layer.views import amounts_out
+from service.service_layer.views import amounts_out, iso
 
 
 class OrderNotFound(DomainError):
@@ -41,6 +43,27 @@ async def order_balance(pool: asyncpg.Pool, order_id: str) -> BalanceOut:
         buckets={name: _figures(currency, totals) for name, totals in balance.buckets.items()},
         totals=_figures(currency, balance.totals),
     )
+
+
+async def order_shipments(pool: asyncpg.Pool, order_id: str) -> list[ShipmentOut]:
+    """The order's shipments, earliest first (undated ones last)."""
+    async with pool.acquire() as connection:
+        state = (await repo.load_orders(connection, [order_id])).get(order_id)
+    if state is None or not state.known:
+        raise OrderNotFound(order_id)
+    shipments = sorted(state.shipments.values(), key=lambda shipment: (
+        shipment.shipped_at is None, shipment.shipped_at or datetime.min.replace(tzinfo=UTC),
+        shipment.shipment_id,
+    ))
+    return [
+        ShipmentOut(
+            shipment_id=shipment.shipment_id,
+            shipped_at=None if shipment.shipped_at is None else iso(shipment.shipped_at),
+            method=shipment.method, line_ids=list(shipment.line_ids),
+            carriers=list(shipment.carriers), tracking_numbers=list(shipment.tracking_numbers),
+        )
+        for shipment in shipments
+    ]
 
 
 def _figures(currency: Currency, totals: BucketTotals | LineBalance) -> BalanceFigures:

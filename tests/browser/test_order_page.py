@@ -1,4 +1,5 @@
-"""A CS agent's order page in the browser: look up, calculate, grant once, history, claims."""
+"""A CS agent's order page in the browser: look up, shipments, calculate, grant once, history,
+claims."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from playwright.async_api import Page, expect
 
 from tests.browser.conftest import open_order, screenshot, sign_in
 from tests.builders import unique
+from tests.conftest import eventually
 from tests.integration.appeasing import LEAD_AS_AGENT, TABLE_ORDER, given_order, grant
+from tests.integration.bulk import given_shipment
 
 pytestmark = pytest.mark.integration
 
@@ -214,3 +217,28 @@ async def test_the_queue_shows_the_four_eyes_refusal_of_the_api(page, api, publi
         "You asked for this one: someone else must approve it. (APPROVER_IS_REQUESTER)")
     current = await api.get(f"/v1/appeasements/{appeasement_id}")
     assert current.json()["status"] == "PENDINGAPPROVAL"
+
+
+async def test_an_agent_sees_when_and_how_the_order_shipped(page, api, publish):
+    # given an order the OMS shipped with UPS
+    order_id = unique("SHIP")
+    await given_order(api, publish, order_id, TABLE_ORDER)
+    await sign_in(page, "agent")
+    await open_order(page, order_id)
+    # then, before the shipment is known, the page says so
+    shipments = page.get_by_test_id("shipments")
+    await expect(shipments).to_contain_text("Nothing shipped yet")
+    # when the OMS reports the shipment and the page is loaded again
+    await given_shipment(publish, order_id, "UPS", "2026-11-20T16:30:00+01:00")
+    await eventually(lambda: shipped(api, order_id))
+    await page.reload()
+    # then the shipment shows its date in UTC, method, line and carrier
+    row = shipments.locator("tr[data-shipment]")
+    await expect(row).to_have_count(1)
+    for text in ("2026-11-20 15:30:00 UTC", "standard", "L1", "UPS", "TRK-"):
+        await expect(row).to_contain_text(text)
+    await screenshot(page, "order-shipments")
+
+
+async def shipped(api, order_id: str) -> bool:
+    return bool((await api.get(f"/v1/orders/{order_id}/shipments")).json())

@@ -8,7 +8,8 @@ import pytest
 
 from schemas import consumed as wire
 from tests.builders import line, order, payment, refund, return_, unique
-from tests.conftest import balance_when, line_of, read_topic
+from tests.conftest import balance_when, eventually, line_of, read_topic
+from tests.integration.bulk import given_shipment
 
 pytestmark = pytest.mark.integration
 
@@ -297,3 +298,28 @@ async def test_health_and_readiness_answer(api):
                for lag in group["partitions"].values())
     assert "appeasement_consumed_messages_total" in (await api.get("/metrics")).text
     assert json.loads((await api.get("/asyncapi.json")).text)["asyncapi"] == "3.0.0"
+
+
+async def test_an_orders_shipments_are_listed_earliest_first(api, publish):
+    # given an order shipped in two parcels, the later one told first
+    order_id = unique("SHIP")
+    await publish(wire.ORDER_CREATED, {"order": order(order_id, [line("L1", 1, "80.00", "12.77")])},
+                  key=order_id)
+    await given_shipment(publish, order_id, "DHL", "2026-11-22T09:00:00Z")
+    await given_shipment(publish, order_id, "UPS", "2026-11-20T16:30:00+01:00")
+
+    # when CS looks at its shipments
+    async def both() -> list | None:
+        answer = await api.get(f"/v1/orders/{order_id}/shipments")
+        return answer.json() if answer.status_code == 200 and len(answer.json()) == 2 else None
+
+    shipments = await eventually(both)
+    # then each shows when, how, which lines and which parcels, the earliest first
+    assert [(s["shipped_at"], s["carriers"], s["line_ids"], s["method"]) for s in shipments] == [
+        ("2026-11-20T15:30:00Z", ["UPS"], ["L1"], "standard"),
+        ("2026-11-22T09:00:00Z", ["DHL"], ["L1"], "standard"),
+    ]
+    assert all(len(s["tracking_numbers"]) == 1 for s in shipments)
+    # and an order the OMS never told us about is a 404 problem
+    missing = await api.get(f"/v1/orders/{unique('NONE')}/shipments")
+    assert missing.status_code == 404 and missing.json()["code"] == "ORDER_NOT_FOUND"

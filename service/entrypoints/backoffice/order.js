@@ -1,5 +1,5 @@
-// The order page: look an order up, see its balance, calculate and grant an appeasement,
-// read its history (refusals too) and work its claims.
+// The order page: look an order up, see its balance and shipments, calculate and grant an
+// appeasement, read its history (refusals too) and work its claims.
 import {api, newKey} from "./api.js";
 import {announce, go, may, page, session} from "./app.js";
 import {clear, clearErrors, field, h, money, showError, table, when} from "./dom.js";
@@ -31,8 +31,9 @@ export async function orderPage(orderId) {
 
 async function loadOrder(orderId, content) {
   const path = `/v1/orders/${encodeURIComponent(orderId)}`;
-  const [balance, history, claims] = await Promise.all([
-    api(`${path}/balance`), api(`${path}/appeasements`), api(`${path}/claims`),
+  const [balance, shipments, history, claims] = await Promise.all([
+    api(`${path}/balance`), api(`${path}/shipments`), api(`${path}/appeasements`),
+    api(`${path}/claims`),
   ]);
   if (!balance.ok) {
     clear(content, h("p", {class: "form-error", role: "alert"}, words(balance.body.code, balance.body.detail)));
@@ -44,6 +45,7 @@ async function loadOrder(orderId, content) {
   clear(content,
     summary(order),
     linesSection(order),
+    shipmentsSection(shipments.ok ? shipments.body : null),
     may("grant") ? grantSection(order, openClaims, reload) : null,
     historySection(order, history.ok ? history.body : null),
     claimsSection(order, claims.ok ? claims.body : [], reload));
@@ -84,6 +86,22 @@ function linesSection(order) {
     table("Each line's money", ["Line", "Product", "Bucket", "Qty", "VAT",
       ...FIGURES.map(([, label]) => label)], rows, {"data-testid": "lines"}),
     table("Per bucket", ["Bucket", ...FIGURES.map(([, label]) => label)], buckets));
+}
+
+function shipmentsSection(shipments) {
+  const section = h("section", {class: "card", "aria-labelledby": "shipments-title", "data-testid": "shipments"},
+    h("h2", {id: "shipments-title"}, "Shipments"));
+  if (!shipments) return section;
+  if (!shipments.length) {
+    section.append(h("p", {}, "Nothing shipped yet, as far as the OMS told us."));
+    return section;
+  }
+  section.append(table("What the OMS shipped", ["Shipped", "Method", "Lines", "Carrier", "Tracking"],
+    shipments.map((s) => h("tr", {"data-shipment": s.shipment_id},
+      h("td", {}, s.shipped_at ? when(s.shipped_at) : "unknown"), h("td", {}, s.method || ""),
+      h("td", {}, s.line_ids.join(", ")), h("td", {}, s.carriers.join(", ")),
+      h("td", {}, s.tracking_numbers.join(", "))))));
+  return section;
 }
 
 // --- the appeasement form ------------------------------------------------------------
