@@ -270,8 +270,10 @@ def paid_of(
         paid_gross = paid_tax = 0
         for payment in line.payments:
             if rules.is_captured(payment.status):
-                paid_gross += currency.to_minor(payment.gross)
-                paid_tax += currency.to_minor(payment.tax)
+                # a payment of the line's own amount (the usual case) is rounded already
+                paid_gross += (gross if payment.gross == line.gross
+                               else currency.to_minor(payment.gross))
+                paid_tax += tax if payment.tax == line.tax else currency.to_minor(payment.tax)
         return paid_gross, paid_tax
     statuses = order.authorization_status
     if line.payment_reference in statuses:

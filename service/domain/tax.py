@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 
 def _round(value: Decimal) -> int:
-    return int(value.to_integral_value(rounding=ROUND_HALF_UP))
+    return int(value.to_integral_value(ROUND_HALF_UP))
 
 
 def tax_in_gross(gross: int, rate: Decimal) -> int:
