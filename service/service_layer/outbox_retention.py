@@ -18,19 +18,21 @@ log = structlog.get_logger(__name__)
 
 class OutboxRetention:
     """Every `every` seconds, deletes the messages published more than `keep` ago, `batch`
-    at a time, each batch its own short transaction. Instances purge side by side: a row
-    another one is deleting is skipped. Dead letters and messages an operator acted on are
-    kept (see `outbox.PURGE_PUBLISHED`)."""
+    at a time, each batch its own short transaction, `pause` seconds apart so that a large
+    backlog (the first run after an upgrade) never holds the database for long. Instances
+    purge side by side: a row another one is deleting is skipped. Dead letters and messages
+    an operator acted on are kept (see `outbox.PURGE_PUBLISHED`)."""
 
     def __init__(
         self, database: PoolSource, *, keep: timedelta, dead_letter_topic: str,
-        every: float = 600.0, batch: int = 5_000,
+        every: float = 600.0, batch: int = 5_000, pause: float = 0.05,
     ) -> None:
         self._database = database
         self._keep = keep
         self._dead_letter_topic = dead_letter_topic
         self._every = every
         self._batch = batch
+        self._pause = pause
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -54,7 +56,7 @@ class OutboxRetention:
             metrics.OUTBOX_PURGED.inc(deleted)
             if deleted < self._batch:
                 return purged
-            await asyncio.sleep(0)
+            await asyncio.sleep(self._pause)
 
     async def _run(self) -> None:
         while True:

@@ -341,7 +341,7 @@ async def test_published_messages_past_retention_are_deleted_and_what_operators_
         await old_and_new_messages(connection)
     # when the retention of a week runs, two at a time
     retention = OutboxRetention(database, keep=timedelta(days=7), dead_letter_topic="dlq",
-                                batch=2)
+                                batch=2, pause=0)
     before = metrics.OUTBOX_PURGED._value.get()
     purged = await retention.purge()
     # then the messages published a month ago are gone, and only they
