@@ -74,11 +74,11 @@ class Service:
     bulks: Bulks
     bulk_runner: BulkRunner
     reports: Reports
+    retention: OutboxRetention
     consumers: dict[str, ConsumerGroup] = field(default_factory=dict)
     mcom: McomIngress | None = None
     mcom_secret: SharedSecret | None = None
     tracer_provider: TracerProvider | None = None
-    retention: OutboxRetention | None = None
     _kafka: asyncio.Task[None] | None = None
     _load: asyncio.Task[None] | None = None
 
@@ -98,8 +98,7 @@ class Service:
             await migrate(self.database.pool)
             await self.database.prepare_all()
         await self.bulk_runner.start()
-        if self.retention is not None:
-            await self.retention.start()
+        await self.retention.start()
         self._load = asyncio.create_task(self.appeasements.watch_load(), name="load-watch")
         self._kafka = asyncio.create_task(self._start_kafka(), name="kafka-start")
         log.info("service serving; joining Kafka in the background")
@@ -137,8 +136,7 @@ class Service:
         await background.cancel(self._load)
         await background.cancel(self._kafka)
         await self.bulk_runner.stop()
-        if self.retention is not None:
-            await self.retention.stop()
+        await self.retention.stop()
         await self.relay.stop()
         await self.broker.stop()
         await self.database.close()
@@ -253,14 +251,14 @@ def build_service(settings: Settings) -> Service:
         settings, database, broker, projector, appeasements, relay, authenticator,
         Claims(database, policy), policy, History(database),
         Bulks(database, appeasements, policy, bulk_runner), bulk_runner, Reports(database),
+        OutboxRetention(
+            database, keep=timedelta(hours=settings.outbox_retention_hours),
+            dead_letter_topic=settings.dead_letter_topic, every=settings.outbox_purge_seconds,
+        ),
         {"oms-events": projection, "commands": commands},
         mcom=McomIngress(projector, command_handler, source=settings.mcom_path),
         mcom_secret=settings.mcom_secret(),
         tracer_provider=tracer_provider,
-        retention=OutboxRetention(
-            database, keep=timedelta(hours=settings.outbox_retention_hours),
-            dead_letter_topic=settings.dead_letter_topic, every=settings.outbox_purge_seconds,
-        ),
     )
 
 
