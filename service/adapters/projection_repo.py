@@ -223,15 +223,33 @@ def build_orders(
             row["rma"], row["status"], tuple(row["line_numbers"]), row["received"], row["status_date"]
         )
     for row in shipments:
-        states[row["order_id"]].shipments[row["shipment_id"]] = Shipment(
-            row["shipment_id"],
-            row["shipped_at"],
-            row["method"],
-            tuple(row["line_ids"]),
-            tuple(row["tracking_numbers"]),
-            tuple(row["carriers"]),
-        )
+        states[row["order_id"]].shipments[row["shipment_id"]] = _shipment(row)
     return states
+
+
+SELECT_KNOWN = "SELECT known FROM orders WHERE order_id = $1"
+SELECT_ORDER_SHIPMENTS = """
+SELECT * FROM shipments WHERE order_id = $1 ORDER BY shipped_at NULLS LAST, shipment_id
+"""
+
+
+async def load_shipments(connection: asyncpg.Connection, order_id: str) -> list[Shipment] | None:
+    """The order's shipments, earliest first (undated ones last); None for an order the OMS
+    never told us about. Shipments are only ever added, so no snapshot is needed."""
+    if not await connection.fetchval(SELECT_KNOWN, order_id):
+        return None
+    return [_shipment(row) for row in await connection.fetch(SELECT_ORDER_SHIPMENTS, order_id)]
+
+
+def _shipment(row: asyncpg.Record) -> Shipment:
+    return Shipment(
+        row["shipment_id"],
+        row["shipped_at"],
+        row["method"],
+        tuple(row["line_ids"]),
+        tuple(row["tracking_numbers"]),
+        tuple(row["carriers"]),
+    )
 
 
 async def save_orders(connection: asyncpg.Connection, locked: LockedOrders) -> None:

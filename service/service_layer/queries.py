@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import asyncpg
 
 from schemas.api import BalanceFigures, BalanceOut, LineBalanceOut, ShipmentOut
@@ -48,13 +46,9 @@ async def order_balance(pool: asyncpg.Pool, order_id: str) -> BalanceOut:
 async def order_shipments(pool: asyncpg.Pool, order_id: str) -> list[ShipmentOut]:
     """The order's shipments, earliest first (undated ones last)."""
     async with pool.acquire() as connection:
-        state = (await repo.load_orders(connection, [order_id])).get(order_id)
-    if state is None or not state.known:
+        shipments = await repo.load_shipments(connection, order_id)
+    if shipments is None:
         raise OrderNotFound(order_id)
-    shipments = sorted(state.shipments.values(), key=lambda shipment: (
-        shipment.shipped_at is None, shipment.shipped_at or datetime.min.replace(tzinfo=UTC),
-        shipment.shipment_id,
-    ))
     return [
         ShipmentOut(
             shipment_id=shipment.shipment_id,
